@@ -1,0 +1,34 @@
+"""Compile stored prompts the way applications do at run time: with the langfuse SDK's own `compile()`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from promptops.model import RenderedPrompt
+
+
+def compile_with_sdk(rendered: RenderedPrompt, values: Mapping[str, Any]) -> str | list[dict[str, Any]]:
+    """Return what `langfuse.get_prompt(...).compile(**values)` gives for this rendered prompt."""
+    from langfuse.api import Prompt_Chat, Prompt_Text
+    from langfuse.model import ChatPromptClient, TextPromptClient
+
+    common: dict[str, Any] = {
+        "name": rendered.name,
+        "version": 1,
+        "config": dict(rendered.config),
+        "labels": [],
+        "tags": [],
+    }
+    if isinstance(rendered.prompt, str):
+        return TextPromptClient(Prompt_Text(type="text", prompt=rendered.prompt, **common)).compile(**values)
+    messages = [
+        {"type": "placeholder", "name": m["name"]}
+        if m.get("type") == "placeholder"
+        else {"type": "chatmessage", "role": m["role"], "content": m["content"]}
+        for m in rendered.prompt
+    ]
+    compiled: list[dict[str, Any]] = ChatPromptClient(Prompt_Chat(type="chat", prompt=messages, **common)).compile(
+        **values
+    )
+    return compiled

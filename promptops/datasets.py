@@ -1,0 +1,89 @@
+"""Load dataset files (YAML or JSONL) from prompts/datasets/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from promptops import files, schema, yamlfile
+from promptops.model import DatasetItem, DatasetSpec, Diagnostic, KnowledgeDoc
+
+
+def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagnostic]]:
+    """Parse one dataset file; return the dataset (None when it has errors) and its diagnostics."""
+    read = files.read_text(path, root, max_bytes=files.MAX_DATASET_BYTES)
+    if read.problem is not None or read.text is None:
+        return None, [read.problem] if read.problem else []
+    if path.suffix == ".jsonl":
+        data, lines, diags = _jsonl(read.text, read.path)
+        positions = {f"items.{i}": (line, 1) for i, line in enumerate(lines)}
+    else:
+        doc = yamlfile.load(read.text)
+        diags = [Diagnostic(read.path, p.line, p.col, p.code, "error", p.message) for p in doc.problems]
+        data, positions = doc.data, doc.positions
+        if not diags and not isinstance(data, dict):
+            diags.append(Diagnostic(read.path, 1, 1, "dataset-schema", "the top level must be a mapping with `items:`"))
+    if diags:
+        return None, diags
+    for problem in schema.check("dataset", data):
+        line, col = _nearest(positions, problem.path)
+        diags.append(Diagnostic(read.path, line, col, "dataset-schema", problem.message))
+    seen: dict[str, int] = {}
+    for index, item in enumerate(data.get("items", ())):
+        item_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(item_id, str):
+            continue
+        line = positions.get(f"items.{index}", (None, None))[0]
+        if item_id in seen:
+            diags.append(
+                Diagnostic(
+                    read.path,
+                    line,
+                    None,
+                    "duplicate-item-id",
+                    f"item id {item_id!r} is used again (first on line {seen[item_id]}): ids must be unique",
+                )
+            )
+        else:
+            seen[item_id] = line or 0
+    if any(d.severity == "error" for d in diags):
+        return None, diags
+    return _build(path, read.path, data, positions), diags
+
+
+def _jsonl(text: str, rel: str) -> tuple[dict[str, Any], list[int], list[Diagnostic]]:
+    items, lines, diags = [], [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+            lines.append(number)
+        except json.JSONDecodeError as exc:
+            diags.append(Diagnostic(rel, number, exc.colno, "json-syntax", f"invalid JSON: {exc.msg}"))
+    return {"items": items}, lines, diags
+
+
+def _nearest(positions: dict[str, tuple[int, int]], dotted: str) -> tuple[int | None, int | None]:
+    parts = dotted.split(".") if dotted else []
+    while parts:
+        if ".".join(parts) in positions:
+            return positions[".".join(parts)]
+        parts.pop()
+    return positions.get("", (1, 1))
+
+
+def _build(path: Path, rel: str, data: dict[str, Any], positions: dict[str, tuple[int, int]]) -> DatasetSpec:
+    items = tuple(
+        DatasetItem(
+            id=raw["id"],
+            input=raw["input"],
+            expected_output=raw.get("expected_output"),
+            metadata=raw.get("metadata", {}),
+            line=positions.get(f"items.{i}", (None, None))[0],
+        )
+        for i, raw in enumerate(data.get("items", ()))
+    )
+    docs = tuple(KnowledgeDoc(d["id"], d["text"], d.get("title", "")) for d in data.get("knowledge_base", ()))
+    return DatasetSpec(path.stem, rel, data.get("description", ""), items, docs, data.get("metadata", {}))

@@ -1,0 +1,66 @@
+"""The error conditions promptops reports, each with its documented exit code.
+
+Domain code raises these; only promptops.cli turns them into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1  # validation errors, gate failures, registry refusals: the user's input or state
+EXIT_USAGE = 2  # bad command line (Click's own code); also "changes pending" for diff
+EXIT_INTERNAL = 3  # a bug in promptops: short message, details in a crash log
+EXIT_INTERRUPTED = 130
+
+
+class PromptopsError(Exception):
+    """A condition the user can act on; its message says what to do."""
+
+    exit_code = EXIT_PROBLEMS
+
+
+class ProjectNotFound(PromptopsError):
+    """No promptops project (pyproject.toml with [tool.promptops], promptops.yaml or prompts/) was found."""
+
+
+class ConfigError(PromptopsError):
+    """The project configuration is invalid."""
+
+
+class PromptNotFound(PromptopsError):
+    """A prompt name is not in the project or the registry."""
+
+
+class ValidationFailed(PromptopsError):
+    """The prompt repository has errors; the diagnostics say where."""
+
+
+class RenderError(PromptopsError):
+    """A prompt could not be rendered."""
+
+
+class RegistryError(PromptopsError):
+    """The registry refused or failed a request."""
+
+
+class LabelNotFound(RegistryError):
+    """A label (e.g. production) is not on any version of a prompt."""
+
+
+class ConcurrentChange(RegistryError):
+    """Another run changed the registry between our read and our write."""
+
+
+class ModelError(PromptopsError):
+    """A model call failed; `retriable` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retriable: bool = False) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+class ExperimentError(PromptopsError):
+    """An experiment could not run (not a failed item: those are results)."""
+
+
+class GateFailed(PromptopsError):
+    """A candidate did not beat its baseline."""

@@ -1,0 +1,201 @@
+"""Discover and load a prompt repository: prompt files and datasets, with every problem found on the way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from promptops import files, schema, yamlfile
+from promptops.config import gate_policy, load_config
+from promptops.datasets import load_dataset
+from promptops.model import (
+    Diagnostic,
+    EvaluatorSpec,
+    ExperimentSpec,
+    GatePolicy,
+    MessageTemplate,
+    Project,
+    ProjectConfig,
+    PromptSpec,
+    Variable,
+)
+
+DATASETS_DIR = "datasets"
+PARTIALS_DIR = "_partials"
+PROMPT_SUFFIXES = (".yaml", ".yml")
+DATASET_SUFFIXES = (".yaml", ".yml", ".jsonl")
+
+
+def load_project(root: Path, config: ProjectConfig | None = None) -> Project:
+    """Load every prompt and dataset under the project's prompts folder; problems become diagnostics."""
+    config = config or load_config(root)
+    prompts_root = root / config.prompts_dir
+    diagnostics: list[Diagnostic] = []
+    prompts = []
+    for path in _prompt_files(prompts_root):
+        spec, problems = load_prompt(path, root, config)
+        diagnostics.extend(problems)
+        if spec is not None:
+            prompts.append(spec)
+    datasets = []
+    for path in _dataset_files(prompts_root / DATASETS_DIR):
+        dataset, problems = load_dataset(path, root)
+        diagnostics.extend(problems)
+        if dataset is not None:
+            datasets.append(dataset)
+    return Project(root, config, tuple(prompts), tuple(datasets), tuple(diagnostics))
+
+
+def _prompt_files(prompts_root: Path) -> Iterator[Path]:
+    if not prompts_root.is_dir():
+        return
+    for path in sorted(prompts_root.rglob("*")):
+        rel = path.relative_to(prompts_root)
+        if rel.parts[0] in (DATASETS_DIR, PARTIALS_DIR) or any(p.startswith(".") for p in rel.parts):
+            continue
+        if path.suffix in PROMPT_SUFFIXES and (path.is_file() or path.is_symlink()):
+            yield path
+
+
+def _dataset_files(folder: Path) -> Iterator[Path]:
+    if folder.is_dir():
+        yield from sorted(p for p in folder.iterdir() if p.suffix in DATASET_SUFFIXES and not p.name.startswith("."))
+
+
+def prompt_name_for(path: Path, prompts_root: Path) -> str:
+    """Return the default prompt name of a file: its path under prompts/ without the extension."""
+    return path.relative_to(prompts_root).with_suffix("").as_posix()
+
+
+def load_prompt(path: Path, root: Path, config: ProjectConfig) -> tuple[PromptSpec | None, list[Diagnostic]]:
+    """Parse one prompt file; return the spec (None when it has errors) and its diagnostics."""
+    read = files.read_text(path, root)
+    if read.problem is not None or read.text is None:
+        return None, [read.problem] if read.problem else []
+    rel = read.path
+    doc = yamlfile.load(read.text)
+    diags = [Diagnostic(rel, p.line, p.col, p.code, "error", p.message) for p in doc.problems]
+    if doc.data is None and not diags:
+        diags.append(Diagnostic(rel, 1, 1, "empty-file", "file has no YAML content: add `prompt:` or `messages:`"))
+    if diags:
+        return None, diags
+    if not isinstance(doc.data, dict):
+        return None, [Diagnostic(rel, 1, 1, "schema", "the top level must be a mapping with `prompt:` or `messages:`")]
+    for problem in schema.check("prompt", doc.data):
+        line, col = _locate(doc.positions, problem.path)
+        diags.append(Diagnostic(rel, line, col, "schema", problem.message))
+    if diags:
+        return None, diags
+    return _build_spec(doc, path, root, rel, config)
+
+
+def _locate(positions: dict[str, tuple[int, int]], dotted: str) -> tuple[int, int]:
+    # Walk up the key path until a known position: an unknown key's own path may not exist yet.
+    parts = dotted.split(".") if dotted else []
+    while parts:
+        key = ".".join(parts)
+        if key in positions:
+            return positions[key]
+        parts.pop()
+    return positions.get("", (1, 1))
+
+
+def _build_spec(
+    doc: yamlfile.YamlDocument, path: Path, root: Path, rel: str, config: ProjectConfig
+) -> tuple[PromptSpec | None, list[Diagnostic]]:
+    data: dict[str, Any] = doc.data
+    positions = doc.positions
+    prompts_root = root / config.prompts_dir
+    name = data.get("name") or prompt_name_for(path, prompts_root)
+    ptype = data.get("type", "messages" in data and "chat" or "text")
+    template: str | None = None
+    template_path, template_line = rel, 1
+    messages: tuple[MessageTemplate, ...] = ()
+    if ptype == "chat":
+        if "messages" not in data:
+            return None, [_at(rel, positions, "type", "missing-template", "a chat prompt needs `messages:`")]
+        messages = tuple(_message(m, i, positions) for i, m in enumerate(data["messages"]))
+    elif "messages" in data:
+        return None, [
+            _at(rel, positions, "messages", "schema", "`messages` needs `type: chat`; text prompts use `prompt`")
+        ]
+    elif "prompt" in data:
+        template = data["prompt"]
+        template_line = positions.get("prompt#value", (1, 1))[0]
+    else:
+        sibling = path.with_suffix(".jinja")
+        if not sibling.exists():
+            return None, [
+                Diagnostic(rel, 1, 1, "missing-template", f"no template: add `prompt:` or a sibling {sibling.name}")
+            ]
+        read = files.read_text(sibling, root)
+        if read.problem is not None:
+            return None, [read.problem]
+        template, template_path = read.text, read.path
+    experiment, skip_reason = _experiment(data.get("experiment"), config)
+    gate = _gate(data.get("gate"), config, experiment)
+    spec = PromptSpec(
+        name=name,
+        path=rel,
+        type=ptype,
+        template=template,
+        messages=messages,
+        template_path=template_path,
+        template_line=template_line,
+        variables=tuple(_variable(k, v or {}) for k, v in data.get("variables", {}).items()),
+        constants={**config.constants, **data.get("constants", {})},
+        config=dict(data.get("config", {})),
+        tags=tuple(data.get("tags", ())),
+        labels=tuple(data.get("labels", ())),
+        experiment=experiment,
+        no_experiment_reason=skip_reason,
+        gate=gate,
+        description=data.get("description", ""),
+        positions=positions,
+    )
+    return spec, []
+
+
+def _at(rel: str, positions: dict[str, tuple[int, int]], key: str, code: str, message: str) -> Diagnostic:
+    line, col = positions.get(key, (1, 1))
+    return Diagnostic(rel, line, col, code, "error", message)
+
+
+def _message(raw: dict[str, str], index: int, positions: dict[str, tuple[int, int]]) -> MessageTemplate:
+    if "placeholder" in raw:
+        return MessageTemplate(None, None, raw["placeholder"], positions.get(f"messages.{index}", (1, 1))[0])
+    line = positions.get(f"messages.{index}.content#value", (1, 1))[0]
+    return MessageTemplate(raw["role"], raw["content"], None, line)
+
+
+def _variable(name: str, raw: dict[str, Any]) -> Variable:
+    enum = tuple(raw["enum"]) if "enum" in raw else None
+    return Variable(name, raw.get("type", "string"), raw.get("description", ""), enum, raw.get("required", True))
+
+
+def _experiment(raw: dict[str, Any] | None, config: ProjectConfig) -> tuple[ExperimentSpec | None, str | None]:
+    if raw is None:
+        return None, None
+    if "skip" in raw:
+        return None, raw["skip"]
+    evaluators = tuple(
+        EvaluatorSpec(
+            name=e.get("name", e["type"]),
+            kind=e["type"],
+            options={k: v for k, v in e.items() if k not in ("type", "name")},
+        )
+        for e in raw.get("evaluators", ())
+    )
+    known = {k: raw[k] for k in ExperimentSpec.__dataclass_fields__ if k in raw and k != "evaluators"}
+    known.setdefault("model", config.default_model)
+    return ExperimentSpec(evaluators=evaluators, **known), None
+
+
+def _gate(raw: dict[str, Any] | None, config: ProjectConfig, experiment: ExperimentSpec | None) -> GatePolicy | None:
+    if raw is None and config.gate is None and experiment is None:
+        return None
+    policy = gate_policy(raw or {}, config.gate)
+    if not policy.primary and experiment and experiment.evaluators:
+        policy = gate_policy({"primary": experiment.evaluators[0].name}, policy)
+    return policy

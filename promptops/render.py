@@ -1,0 +1,329 @@
+"""Sandboxed build-time Jinja rendering of prompts into what Langfuse stores.
+
+Langfuse only substitutes `{{var}}` at run time (the SDK's `compile()`), so Jinja runs at build time and every
+declared runtime variable comes out as a `{{name}}` placeholder. A runtime variable may therefore only be
+printed as it is (`{{ name }}`): anywhere Jinja would need its value (if, for, filters, tests, calls) the
+template would depend on a value that does not exist until run time, so the checks here reject it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from promptops import files
+from promptops.errors import RenderError
+from promptops.model import Diagnostic, PromptSpec, RenderedPrompt
+
+MAX_RENDERED_CHARS = 1_000_000
+MAX_INCLUDE_DEPTH = 10
+# What Langfuse's compile() treats as a variable: `{{`, then anything up to the next `}}` (REFERENCE §3.2).
+LANGFUSE_VARIABLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+def placeholder(name: str) -> str:
+    """Return the Langfuse placeholder for a runtime variable."""
+    return "{{" + name + "}}"
+
+
+class _PromptsLoader(BaseLoader):
+    """Load includes from the prompts folder only; links and paths that leave it are refused."""
+
+    def __init__(self, prompts_root: Path, project_root: Path) -> None:
+        self.prompts_root = prompts_root.resolve()
+        self.project_root = project_root
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        target = (self.prompts_root / template).resolve()
+        if template.startswith("/") or not target.is_relative_to(self.prompts_root):
+            raise TemplateNotFound(f"{template} (includes must stay inside the prompts folder)")
+        if not target.is_file():
+            raise TemplateNotFound(template)
+        read = files.read_text(target, self.project_root)
+        if read.problem is not None or read.text is None:
+            raise TemplateNotFound(f"{template} ({read.problem.message if read.problem else 'unreadable'})")
+        return read.text, str(target), lambda: False
+
+
+class _Environment(SandboxedEnvironment):
+    """A sandbox that also bounds the size of `*` and `**` results, so a template cannot exhaust memory."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "**" and isinstance(right, int | float) and abs(right) > 100:
+            raise SecurityError("exponent too large in template")
+        if (
+            op == "*"
+            and isinstance(left, str | list | tuple)
+            and isinstance(right, int)
+            and len(left) * right > 100_000
+        ):
+            raise SecurityError("repetition too large in template")
+        if (
+            op == "*"
+            and isinstance(right, str | list | tuple)
+            and isinstance(left, int)
+            and len(right) * left > 100_000
+        ):
+            raise SecurityError("repetition too large in template")
+        return {"*": operator.mul, "**": operator.pow}[op](left, right)
+
+
+def environment(prompts_root: Path, project_root: Path) -> SandboxedEnvironment:
+    """Return the sandboxed Jinja environment for a project's prompts."""
+    env = _Environment(
+        loader=_PromptsLoader(prompts_root, project_root),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,  # a partial's final newline separates it from what follows
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    for name in ("cycler", "joiner", "lipsum"):
+        env.globals.pop(name, None)
+    return env
+
+
+@dataclass(frozen=True)
+class _Template:
+    source: str
+    path: str  # file the source is in, relative to the project root
+    first_line: int  # line of the file where the source starts
+
+
+def _templates(spec: PromptSpec) -> Iterator[tuple[str | None, _Template]]:
+    if spec.type == "text":
+        yield None, _Template(spec.template or "", spec.template_path, spec.template_line)
+        return
+    for message in spec.messages:
+        if message.content is not None:
+            yield message.role, _Template(message.content, spec.path, message.line or 1)
+
+
+def check_prompt(spec: PromptSpec, prompts_root: Path, project_root: Path) -> list[Diagnostic]:
+    """Return the template problems of a prompt: syntax, undeclared and misused variables, unsafe code."""
+    env = environment(prompts_root, project_root)
+    runtime = set(spec.runtime_names())
+    known = runtime | set(spec.constants) | set(env.globals)
+    diags: list[Diagnostic] = []
+    used: set[str] = set()
+    for _, tpl in _templates(spec):
+        diags.extend(_check_template(env, tpl, runtime, known, used, project_root, prompts_root, depth=0))
+    for var in spec.variables:
+        if var.name not in used:
+            line, col = spec.position(f"variables.{var.name}")
+            diags.append(
+                Diagnostic(
+                    spec.path,
+                    line,
+                    col,
+                    "unused-variable",
+                    "warning",
+                    f"runtime variable {var.name!r} is declared but never used: remove it or use {{{{ {var.name} }}}}",
+                )
+            )
+    if not any(d.severity == "error" for d in diags):
+        diags.extend(_check_render(spec, prompts_root, project_root))
+    return diags
+
+
+def _check_template(
+    env: SandboxedEnvironment,
+    tpl: _Template,
+    runtime: set[str],
+    known: set[str],
+    used: set[str],
+    project_root: Path,
+    prompts_root: Path,
+    depth: int,
+) -> list[Diagnostic]:
+    def diag(lineno: int | None, code: str, message: str) -> Diagnostic:
+        line = tpl.first_line + (lineno or 1) - 1
+        return Diagnostic(tpl.path, line, None, code, "error", message)
+
+    try:
+        ast = env.parse(tpl.source)
+    except TemplateSyntaxError as exc:
+        return [diag(exc.lineno, "jinja-syntax", f"Jinja syntax error: {exc.message}")]
+    diags = []
+    for node, parent in _walk(ast, None):
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in runtime:
+            used.add(node.name)
+            if not isinstance(parent, nodes.Output):
+                diags.append(diag(node.lineno, "runtime-variable-in-logic", _misuse_message(node.name, parent)))
+        elif isinstance(node, nodes.Getattr | nodes.Getitem) and _dunder(node):
+            diags.append(diag(node.lineno, "unsafe-template", "templates may not access private or dunder attributes"))
+        elif isinstance(node, nodes.Extends | nodes.Import | nodes.FromImport):
+            diags.append(
+                diag(node.lineno, "unsupported-tag", "use {% include %} of a partial; extends/import are not supported")
+            )
+        elif isinstance(node, nodes.Include):
+            diags.extend(_check_include(env, node, tpl, runtime, known, used, project_root, prompts_root, depth, diag))
+    for name in sorted(meta.find_undeclared_variables(ast) - known):
+        line = next((n.lineno for n, _ in _walk(ast, None) if isinstance(n, nodes.Name) and n.name == name), 1)
+        diags.append(
+            diag(
+                line,
+                "undeclared-variable",
+                f"{name!r} is not defined: declare it under `variables:` (runtime) or `constants:` (build time)",
+            )
+        )
+    return diags
+
+
+def _check_include(
+    env: SandboxedEnvironment,
+    node: nodes.Include,
+    tpl: _Template,
+    runtime: set[str],
+    known: set[str],
+    used: set[str],
+    project_root: Path,
+    prompts_root: Path,
+    depth: int,
+    diag: Callable[[int | None, str, str], Diagnostic],
+) -> list[Diagnostic]:
+    if not isinstance(node.template, nodes.Const) or not isinstance(node.template.value, str):
+        return [diag(node.lineno, "include-dynamic", "include a fixed path, e.g. {% include '_partials/tone.jinja' %}")]
+    if depth >= MAX_INCLUDE_DEPTH:
+        return [diag(node.lineno, "include-depth", f"includes nest deeper than {MAX_INCLUDE_DEPTH} levels (a cycle?)")]
+    name = node.template.value
+    try:
+        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    except TemplateNotFound as exc:
+        return [
+            diag(
+                node.lineno,
+                "include-not-found",
+                f"cannot include {exc.message}: paths are relative to the prompts folder",
+            )
+        ]
+    included = _Template(source, files.relative(Path(filename), project_root), 1)
+    return _check_template(env, included, runtime, known, used, project_root, prompts_root, depth + 1)
+
+
+def _walk(node: nodes.Node, parent: nodes.Node | None) -> Iterator[tuple[nodes.Node, nodes.Node | None]]:
+    yield node, parent
+    for child in node.iter_child_nodes():
+        yield from _walk(child, node)
+
+
+def _dunder(node: nodes.Getattr | nodes.Getitem) -> bool:
+    attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+    return isinstance(attr, str) and attr.startswith("_")
+
+
+def _misuse_message(name: str, parent: nodes.Node | None) -> str:
+    where = {
+        nodes.If: "an {% if %} condition",
+        nodes.CondExpr: "an inline if",
+        nodes.For: "a {% for %} loop",
+        nodes.Filter: "a filter",
+        nodes.Test: "a test",
+        nodes.Call: "a call",
+        nodes.Compare: "a comparison",
+        nodes.Getattr: "an attribute access",
+        nodes.Getitem: "an index",
+        nodes.Assign: "a {% set %}",
+    }
+    kind = next((text for cls, text in where.items() if isinstance(parent, cls)), "an expression")
+    return (
+        f"runtime variable {name!r} is used in {kind}, but its value only exists at run time (Langfuse substitutes "
+        f"{{{{{name}}}}} after the template is rendered): print it as {{{{ {name} }}}}, or make it a constant"
+    )
+
+
+def _check_render(spec: PromptSpec, prompts_root: Path, project_root: Path) -> list[Diagnostic]:
+    try:
+        rendered = render(spec, prompts_root, project_root)
+    except RenderError as exc:
+        line, col = spec.position("prompt" if spec.type == "text" else "messages")
+        return [Diagnostic(spec.path, line, col, "render-error", str(exc))]
+    texts = [rendered.prompt] if isinstance(rendered.prompt, str) else [m.get("content", "") for m in rendered.prompt]
+    runtime = set(spec.runtime_names())
+    for text in texts:
+        for match in LANGFUSE_VARIABLE.finditer(text):
+            if match.group(1).strip() not in runtime or match.group(1) != match.group(1).strip():
+                line, col = spec.position("prompt" if spec.type == "text" else "messages")
+                return [
+                    Diagnostic(
+                        spec.path,
+                        line,
+                        col,
+                        "literal-braces",
+                        "error",
+                        f"the rendered text contains {match.group(0)!r}, which Langfuse would treat as a variable at "
+                        "run time: remove the braces or declare the variable",
+                    )
+                ]
+    return []
+
+
+def render(
+    spec: PromptSpec, prompts_root: Path, project_root: Path, values: Mapping[str, Any] | None = None
+) -> RenderedPrompt:
+    """Render a prompt: runtime variables as `{{name}}` placeholders, or with `values` a full Jinja render."""
+    env = environment(prompts_root, project_root)
+    context = dict(spec.constants)
+    for var in spec.variables:
+        context[var.name] = placeholder(var.name) if values is None else values.get(var.name, "")
+    if spec.type == "text":
+        prompt: str | tuple[Mapping[str, str], ...] = _render_one(env, spec.template or "", context, spec)
+    else:
+        prompt = tuple(
+            {"type": "placeholder", "name": m.placeholder}
+            if m.placeholder is not None
+            else {"role": m.role or "", "content": _render_one(env, m.content or "", context, spec)}
+            for m in spec.messages
+        )
+    return RenderedPrompt(
+        name=spec.name,
+        type=spec.type,
+        prompt=prompt,
+        config=dict(spec.config),
+        tags=spec.tags,
+        labels=spec.labels,
+        content_hash=content_hash(spec.type, prompt, spec.config),
+        source_path=spec.path,
+    )
+
+
+def _render_one(env: SandboxedEnvironment, source: str, context: Mapping[str, Any], spec: PromptSpec) -> str:
+    try:
+        # YAML block scalars end with a newline that is not part of the prompt.
+        text = env.from_string(source.rstrip("\n")).render(context)
+    except SecurityError as exc:
+        raise RenderError(f"{spec.path}: unsafe template refused by the sandbox: {exc}") from None
+    except UndefinedError as exc:
+        raise RenderError(f"{spec.path}: {exc.message}") from None
+    except (TemplateError, RecursionError, ArithmeticError, TypeError, ValueError) as exc:
+        raise RenderError(f"{spec.path}: template failed to render: {exc}") from None
+    if len(text) > MAX_RENDERED_CHARS:
+        raise RenderError(f"{spec.path}: rendered text is longer than {MAX_RENDERED_CHARS:,} characters")
+    return text
+
+
+def content_hash(
+    prompt_type: str, prompt: str | tuple[Mapping[str, str], ...] | list[Any], config: Mapping[str, Any]
+) -> str:
+    """Return the hash of what is stored for a version: its type, rendered prompt and config."""
+    body = prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
+    canonical = json.dumps(
+        {"type": prompt_type, "prompt": body, "config": dict(config)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

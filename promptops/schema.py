@@ -1,0 +1,78 @@
+"""The JSON Schemas that ship with promptops, and validation that reports where each problem is."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+SCHEMA_NAMES = ("prompt", "dataset", "config")
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One schema violation: the dotted key path it concerns and a message that says what is wrong."""
+
+    path: str
+    message: str
+
+
+def schema_text(name: str) -> str:
+    """Return the JSON text of a shipped schema (prompt, dataset or config)."""
+    if name not in SCHEMA_NAMES:
+        raise KeyError(name)
+    return resources.files("promptops.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+
+
+@cache
+def _validator(name: str) -> Any:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schemas = {n: json.loads(schema_text(n)) for n in SCHEMA_NAMES}
+    registry: Registry[Any] = Registry().with_resources(
+        (f"{n}.schema.json", Resource.from_contents(s)) for n, s in schemas.items()
+    )
+    registry = registry.with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    cls = jsonschema.validators.validator_for(schemas[name])
+    return cls(schemas[name], registry=registry)
+
+
+def check(name: str, instance: Any, prefix: tuple[str | int, ...] = ()) -> list[SchemaProblem]:
+    """Validate an instance against a shipped schema and return every problem, most specific first."""
+    return sorted(_flatten(_validator(name).iter_errors(instance), prefix), key=lambda p: p.path)
+
+
+def _flatten(errors: Any, prefix: tuple[str | int, ...]) -> Iterator[SchemaProblem]:
+    for error in errors:
+        if error.validator == "oneOf" and error.context:
+            # Report the branch that got furthest instead of "is not valid under any of the given schemas".
+            best = max(error.context, key=lambda e: len(e.absolute_path))
+            if len(best.absolute_path) > 0 or best.validator == "additionalProperties":
+                yield from _flatten([best], prefix)
+                continue
+        yield _describe(error, prefix)
+
+
+def _describe(error: Any, prefix: tuple[str | int, ...]) -> SchemaProblem:
+    parts = (*prefix, *error.absolute_path)
+    dotted = ".".join(str(p) for p in parts)
+    where = dotted or "top level"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        key = extra[0] if extra else "?"
+        return SchemaProblem(
+            ".".join(str(p) for p in (*parts, key)),
+            f"{where}: unknown key {key!r}; allowed keys are {', '.join(allowed)}",
+        )
+    if error.validator == "required":
+        return SchemaProblem(dotted, f"{where}: {error.message}")
+    if error.validator == "oneOf" and not parts:
+        return SchemaProblem(
+            dotted, "give exactly one of `prompt` (text) or `messages` (chat), or a sibling .jinja file"
+        )
+    return SchemaProblem(dotted, f"{where}: {error.message}")

@@ -1,0 +1,72 @@
+"""Recognise secrets and personal data in text, to refuse them in prompt files and mask them in output."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+# Credentials: a prompt file or dataset that contains one leaks it to everyone who can read the registry.
+SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
+    "private key": re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
+    "Langfuse secret key": re.compile(r"\bsk-lf-[0-9A-Za-z-]{8,}"),
+    "OpenAI API key": re.compile(r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}"),
+    "Anthropic API key": re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    "AWS access key": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
+    "Slack token": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+    "JSON web token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    "bearer token": re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
+}
+
+# Personal data: masked before traces, reports or logs leave the process.
+PERSONAL_PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+    "card": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
+    "phone": re.compile(r"(?<![\w+])\+?\d{1,3}[ .-]?\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{3,4}\b"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Where a sensitive value is: 1-based line and column, and what kind it looks like."""
+
+    line: int
+    col: int
+    kind: str
+
+
+def find_secrets(text: str) -> Iterator[Finding]:
+    """Yield every place in `text` that looks like a credential."""
+    for kind, pattern in SECRET_PATTERNS.items():
+        for match in pattern.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            yield Finding(line, col, kind)
+
+
+def redact(text: str, extra_patterns: Iterable[str] = ()) -> str:
+    """Return `text` with credentials, personal data and the given extra patterns masked."""
+    for kind, pattern in SECRET_PATTERNS.items():
+        text = pattern.sub(f"[REDACTED {kind}]", text)
+    for kind, pattern in PERSONAL_PATTERNS.items():
+        if kind == "card":
+            text = pattern.sub(lambda m: "[REDACTED card]" if _luhn(m.group(0)) else m.group(0), text)
+        else:
+            text = pattern.sub(f"[REDACTED {kind}]", text)
+    for extra in extra_patterns:
+        text = re.sub(extra, "[REDACTED]", text)
+    return text
+
+
+def _luhn(candidate: str) -> bool:
+    digits = [int(c) for c in candidate if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0

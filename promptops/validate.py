@@ -1,0 +1,201 @@
+"""Validate a loaded project: every problem across every file, sorted, each saying what to do. Writes nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from promptops import files, render, sensitive
+from promptops.model import Diagnostic, Project, PromptSpec
+
+# Langfuse's own rules (REFERENCE §2.2, §2.3).
+LABEL_RE = re.compile(r"^[a-z0-9_\-.]+$")
+LABEL_MAX = 36
+RESERVED_NAMES = ("new", "metrics", "prompt-detail")
+MANAGED_LABELS = ("latest", "production")
+RELEASE_LABEL = re.compile(r"^release-\d+$")
+BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
+
+
+def validate_project(project: Project) -> list[Diagnostic]:
+    """Return every diagnostic for the project, sorted by file, line and column."""
+    diags = list(project.diagnostics)
+    diags.extend(_duplicate_names(project.prompts))
+    datasets = {d.name: d for d in project.datasets}
+    for spec in project.prompts:
+        diags.extend(name_problems(spec))
+        diags.extend(label_problems(spec))
+        diags.extend(render.check_prompt(spec, project.prompts_root, project.root))
+        diags.extend(_experiment_problems(spec, project, datasets))
+    diags.extend(_dataset_coverage(project))
+    diags.extend(_secrets(project))
+    return sorted(set(diags), key=_sort_key)
+
+
+def _sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.path, d.line or 0, d.col or 0, d.code)
+
+
+def name_problems(spec: PromptSpec) -> list[Diagnostic]:
+    """Check a prompt name against Langfuse's naming rules."""
+    line, col = spec.position("name") if "name" in spec.positions else (1, 1)
+    name = spec.name
+
+    def problem(message: str) -> list[Diagnostic]:
+        return [Diagnostic(spec.path, line, col, "invalid-name", "error", f"prompt name {name!r}: {message}")]
+
+    if not name.strip():
+        return problem("must not be empty")
+    if re.search(r"<[^<>]*>", name):
+        return problem("must not contain HTML tags")
+    if "|" in name:
+        return problem("must not contain '|' (Langfuse uses it for prompt composition)")
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        return problem("must not start or end with '/' or contain '//'")
+    if name != name.strip():
+        return problem("must not start or end with spaces (Langfuse trims them)")
+    if name in RESERVED_NAMES:
+        return problem(f"is reserved by Langfuse ({', '.join(RESERVED_NAMES)})")
+    return []
+
+
+def label_problems(spec: PromptSpec) -> list[Diagnostic]:
+    """Check the extra labels of a prompt against Langfuse's label rules and the labels promptops manages."""
+    diags = []
+    for i, label in enumerate(spec.labels):
+        line, col = spec.position(f"labels.{i}")
+        message = None
+        if label in MANAGED_LABELS or RELEASE_LABEL.match(label):
+            message = (
+                f"label {label!r} is managed by promptops (latest by Langfuse, production and release-N by the gate)"
+            )
+        elif len(label) > LABEL_MAX:
+            message = f"label {label!r} is longer than {LABEL_MAX} characters"
+        elif not LABEL_RE.match(label):
+            message = f"label {label!r} must be lowercase letters, digits, '_', '-' or '.'"
+        if message:
+            diags.append(Diagnostic(spec.path, line, col, "invalid-label", "error", message))
+    return diags
+
+
+def _duplicate_names(prompts: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
+    first: dict[str, PromptSpec] = {}
+    for spec in prompts:
+        if spec.name in first:
+            line, col = spec.position("name") if "name" in spec.positions else (1, 1)
+            yield Diagnostic(
+                spec.path,
+                line,
+                col,
+                "duplicate-name",
+                "error",
+                f"prompt name {spec.name!r} is already used by {first[spec.name].path}: rename one of them",
+            )
+        else:
+            first[spec.name] = spec
+
+
+def _experiment_problems(spec: PromptSpec, project: Project, datasets: dict[str, object]) -> list[Diagnostic]:
+    if spec.experiment is None:
+        if spec.no_experiment_reason is None and project.config.require_experiment:
+            return [
+                Diagnostic(
+                    spec.path,
+                    1,
+                    1,
+                    "missing-experiment",
+                    "error",
+                    "prompt has no experiment, so the gate cannot judge it: add `experiment:` with a dataset, "
+                    "or `experiment: {skip: <why>}`",
+                )
+            ]
+        return []
+    diags = []
+    exp = spec.experiment
+    if exp.dataset not in datasets:
+        line, col = spec.position("experiment.dataset")
+        known = ", ".join(sorted(datasets)) or "none"
+        diags.append(
+            Diagnostic(
+                spec.path,
+                line,
+                col,
+                "unknown-dataset",
+                "error",
+                f"dataset {exp.dataset!r} does not exist in prompts/datasets/ (known: {known})",
+            )
+        )
+    from promptops.evaluators import check_spec
+
+    for i, ev in enumerate(exp.evaluators):
+        line, col = spec.position(f"experiment.evaluators.{i}")
+        diags.extend(
+            Diagnostic(spec.path, line, col, "evaluator", "error", f"evaluator {ev.name!r}: {problem}")
+            for problem in check_spec(ev)
+        )
+    metrics = {ev.name for ev in exp.evaluators} | set(BUILTIN_METRICS)
+    if spec.gate is not None:
+        wanted = [("gate.primary", spec.gate.primary)]
+        wanted += [(f"gate.guardrails.{i}", g.metric) for i, g in enumerate(spec.gate.guardrails)]
+        wanted += [(f"gate.floors.{m}", m) for m in spec.gate.floors]
+        for key, metric in wanted:
+            if metric and metric not in metrics:
+                line, col = spec.position(key) if key in spec.positions else spec.position("gate")
+                diags.append(
+                    Diagnostic(
+                        spec.path,
+                        line,
+                        col,
+                        "unknown-metric",
+                        "error",
+                        f"gate metric {metric!r} is not produced by the experiment (metrics: "
+                        f"{', '.join(sorted(metrics))})",
+                    )
+                )
+    return diags
+
+
+def _dataset_coverage(project: Project) -> Iterator[Diagnostic]:
+    """Every item of a dataset must give every required runtime variable of the prompts that use it."""
+    for spec in project.prompts:
+        if spec.experiment is None or spec.experiment.task not in ("generate", "rag"):
+            continue  # a custom task builds its own variables
+        dataset = project.dataset(spec.experiment.dataset)
+        if dataset is None:
+            continue
+        supplied_by_task = {"context"} if spec.experiment.task == "rag" else set()
+        required = [v.name for v in spec.variables if v.required and v.name not in supplied_by_task]
+        for item in dataset.items:
+            missing = [name for name in required if name not in item.input]
+            if missing:
+                yield Diagnostic(
+                    dataset.path,
+                    item.line,
+                    None,
+                    "dataset-missing-variable",
+                    "error",
+                    f"item {item.id!r} has no input {', '.join(map(repr, missing))}, which prompt {spec.name!r} "
+                    "requires: add it to the item's `input`",
+                )
+
+
+def _secrets(project: Project) -> Iterator[Diagnostic]:
+    paths = {spec.path for spec in project.prompts} | {spec.template_path for spec in project.prompts}
+    paths |= {d.path for d in project.datasets}
+    partials = project.prompts_root / "_partials"
+    if partials.is_dir():
+        paths |= {files.relative(p, project.root) for p in partials.rglob("*.jinja")}
+    for rel in sorted(paths):
+        read = files.read_text(Path(project.root / rel), project.root, max_bytes=files.MAX_DATASET_BYTES)
+        if read.text is None:
+            continue
+        for finding in sensitive.find_secrets(read.text):
+            yield Diagnostic(
+                rel,
+                finding.line,
+                finding.col,
+                "secret",
+                "error",
+                f"this looks like a {finding.kind}: never commit credentials; remove it and rotate the key",
+            )

@@ -1,0 +1,74 @@
+"""Test helpers: build prompt repositories in tmp dirs and run the real CLI in-process."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from promptops.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_PROMPTS = REPO_ROOT / "prompts"
+
+
+@dataclass(frozen=True)
+class Run:
+    """The outcome of one CLI invocation."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    """Run `promptops ARGS` through the real entry point and return exit code, stdout and stderr."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return Run(code if isinstance(code, int) else (0 if code is None else 1), out, err)
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+    """Write files (text is dedented) below root, creating folders."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"), "utf-8")
+
+
+def make_project(root: Path, files: dict[str, str | bytes] | None = None, *, examples: bool = False) -> Path:
+    """Create a promptops project (promptops.yaml) at root, optionally with a copy of the example prompts."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "promptops.yaml").write_text("prompts_dir: prompts\n", "utf-8")
+    if examples:
+        for path in EXAMPLE_PROMPTS.rglob("*"):
+            if path.is_file():
+                target = root / "prompts" / path.relative_to(EXAMPLE_PROMPTS)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes())
+    write_files(root, files or {})
+    return root
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in root and return its stdout."""
+    result = subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True)
+    return result.stdout
+
+
+def git_init(root: Path) -> None:
+    """Make root a git repository with one commit of everything in it."""
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "test@example.com")
+    git(root, "config", "user.name", "Test")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial prompts")

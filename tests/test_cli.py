@@ -1,0 +1,127 @@
+"""The CLI shell: help on every command, version, exit codes, no tracebacks, fast start-up imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from promptops.cli import COMMANDS, cli
+from tests.helpers import REPO_ROOT, make_project, run_cli
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "--version")
+    assert result.code == 0
+    assert result.out.strip() == "promptops, version 0.1.0"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_has_help_text(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None and command.help and command.help.strip(), f"{name} has no help text"
+    result = run_cli(capsys, name, "--help")
+    assert result.code == 0
+    assert result.out.startswith(f"Usage: promptops {name}")
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{name} {param.opts} has no help text"
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "frobnicate")
+    assert result.code == 2
+    assert "No such command 'frobnicate'" in result.err
+
+
+def test_outside_a_project_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "validate")
+    assert result.code == 1
+    assert result.err.startswith(f"error: no promptops project found in {tmp_path.resolve()}")
+    assert "Traceback" not in result.err
+
+
+def test_project_is_found_from_a_subfolder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path, examples=True)
+    monkeypatch.chdir(root / "prompts" / "datasets")
+    result = run_cli(capsys, "validate")
+    assert result.code == 0, result.out + result.err
+    assert result.err.strip() == "ok: 0 error(s), 0 warning(s) in 2 prompt(s) and 2 dataset(s)"
+
+
+def test_pyproject_tool_table_marks_the_project(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path / "p", examples=True)
+    (tmp_path / "p" / "promptops.yaml").unlink()
+    (tmp_path / "p" / "pyproject.toml").write_text("[tool.promptops]\nprompts_dir = 'prompts'\n")
+    result = run_cli(capsys, "--project", str(tmp_path / "p"), "validate")
+    assert result.code == 0, result.err
+
+
+def test_invalid_config_names_the_file_and_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path, examples=True)
+    (tmp_path / "promptops.yaml").write_text("prompts_dir: prompts\nregistery: local\n")
+    result = run_cli(capsys, "--project", str(tmp_path), "validate")
+    assert result.code == 1
+    assert "promptops.yaml: top level: unknown key 'registery'" in result.err
+
+
+def test_render_unknown_prompt_lists_known(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path, examples=True)
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "nope")
+    assert result.code == 1
+    assert result.err.strip() == "error: no prompt named 'nope' in prompts/ (prompts: capital-cities, support-agent)"
+
+
+def test_render_with_vars_shows_the_sdk_compiled_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path, examples=True)
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "capital-cities", "--var", "country=Peru")
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "You are a helpful geography assistant.",
+        "Question: What is the capital of {{country}}?",
+        "",
+        "--- compiled with country=Peru ---",
+        "You are a helpful geography assistant.",
+        "Question: What is the capital of Peru?",
+    ]
+
+
+def test_render_rejects_malformed_var(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path, examples=True)
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "capital-cities", "--var", "oops")
+    assert result.code == 2
+    assert "'oops' is not KEY=VALUE" in result.err
+
+
+def test_schema_prints_the_shipped_prompt_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    result = run_cli(capsys, "schema", "prompt")
+    assert result.code == 0
+    assert json.loads(result.out)["title"] == "promptops prompt file"
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from promptops.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('jinja2', 'jsonschema', 'langfuse', 'opentelemetry', 'git', 'yaml', 'httpx') "
+        "if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True).stdout
+    assert out.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_python_dash_m_entry_point() -> None:
+    result = subprocess.run([sys.executable, "-m", "promptops", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.strip() == "promptops, version 0.1.0"
