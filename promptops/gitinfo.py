@@ -1,0 +1,138 @@
+"""What promptops asks of git: the commit, files at another ref, what a branch changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from promptops.errors import PromptopsError
+
+
+class GitError(PromptopsError):
+    """git could not answer (not a repository, unknown ref, ...)."""
+
+
+def _repo(root: Path) -> Any:
+    import git
+
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def head_commit(root: Path) -> str | None:
+    """Return the commit HEAD points at, or None outside git or before the first commit."""
+    repo = _repo(root)
+    if repo is None:
+        return None
+    try:
+        return str(repo.head.commit.hexsha)
+    except ValueError:
+        return None
+
+
+def _unknown_ref_errors() -> tuple[type[Exception], ...]:
+    import git
+    from gitdb.exc import ODBError
+
+    return (ODBError, ValueError, git.GitCommandError)
+
+
+def commit_subject(root: Path, commit: str | None) -> str | None:
+    """Return the first line of a commit's message, or None if git does not know the commit."""
+    repo = _repo(root)
+    if repo is None or commit is None:
+        return None
+    try:
+        message = str(repo.commit(commit).message)
+    except _unknown_ref_errors():
+        return None
+    return message.splitlines()[0] if message else ""
+
+
+def repo_path(root: Path, path: Path) -> str:
+    """Return `path` relative to the git work tree, in POSIX form."""
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository")
+    return path.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+
+
+def file_at(root: Path, ref: str, path: Path) -> str | None:
+    """Return a file's text at `ref`, or None if it did not exist there."""
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository")
+    rel = repo_path(root, path)
+    try:
+        blob = repo.commit(ref).tree / rel
+    except KeyError:
+        return None
+    except _unknown_ref_errors() as exc:
+        raise GitError(f"git does not know {ref!r}: {exc}") from None
+    data: bytes = blob.data_stream.read()
+    return data.decode("utf-8", errors="replace")
+
+
+def merge_base(root: Path, ref: str) -> str:
+    """Return the merge-base of HEAD and `ref`."""
+    import git
+
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository")
+    try:
+        bases = repo.merge_base("HEAD", ref)
+    except git.GitCommandError as exc:
+        raise GitError(f"git cannot find a merge-base with {ref!r}: {exc.stderr.strip() or exc}") from None
+    if not bases:
+        raise GitError(f"HEAD and {ref!r} have no common ancestor")
+    return str(bases[0].hexsha)
+
+
+def default_base(root: Path) -> str:
+    """Return the ref a branch is compared with by default: origin's default branch, else main or master."""
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository")
+    for candidate in ("origin/HEAD", "origin/main", "origin/master", "main", "master"):
+        try:
+            repo.commit(candidate)
+            return candidate
+        except _unknown_ref_errors():
+            continue
+    raise GitError("cannot find the default branch: pass --base REF")
+
+
+def worktree_root(root: Path) -> Path:
+    """Return the git work tree that contains `root`."""
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository")
+    return Path(repo.working_tree_dir)
+
+
+def export_tree(root: Path, ref: str, dest: Path) -> None:
+    """Write the project folder (`root`) as it is at `ref` into `dest` (config, prompts, datasets)."""
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository")
+    rel = root.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+    try:
+        tree = repo.commit(ref).tree
+        if rel not in ("", "."):
+            tree = tree / rel
+    except KeyError:
+        return  # the project folder did not exist at that ref
+    except _unknown_ref_errors() as exc:
+        raise GitError(f"git does not know {ref!r}: {exc}") from None
+    for item in tree.traverse():
+        if item.type != "blob":
+            continue
+        target = dest / item.path[len(rel) + 1 :] if rel not in ("", ".") else dest / item.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if item.mode == 0o120000:  # a symlink: keep it as a link so the loader refuses links that leave the repo
+            target.symlink_to(item.data_stream.read().decode("utf-8", errors="replace"))
+        else:
+            target.write_bytes(item.data_stream.read())
