@@ -1,0 +1,399 @@
+"""The gate: judge a candidate run against its baseline run under a GatePolicy. Values in, a Verdict out.
+
+- A metric's comparable value is `MetricSummary.mean` (failed items already count against it). For
+  lower-is-better metrics (latency_p50, latency_p95, error_rate) comparisons are mirrored: the "gain" is
+  candidate - baseline, negated when lower is better, so a positive gain always means "better".
+- Primary metric: "improve" needs gain > min_delta (equal fails); "no_regression" needs gain >= -min_delta.
+  Guardrails need gain >= -max_regression.
+- Floors: candidate >= floor, checked with or without a baseline. For a lower-is-better metric the floor is a
+  ceiling, candidate <= floor (`floors: {error_rate: 0.1}` means "at most 10% failed items").
+- No baseline (no production version yet): only the floors and the run itself are checked.
+- The candidate fails if its run stopped early, ran on another dataset/model/seed than the baseline, or has
+  no value for the primary metric.
+- Significance "sign" (exact two-sided binomial over paired items) or "bootstrap" (paired, seeded with the
+  candidate's seed): an "improve" check also needs p < alpha. With the deterministic mock-llm-v1 and one
+  repeat each item's outcome is fixed, so the plain comparison decides unless significance is switched on.
+
+Comparisons allow EPSILON of float noise: means of 0/1 scores are inexact, and a delta that equals a threshold
+on paper must not pass or fail by rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+from promptops.evaluators.aggregate import MetricSummary
+from promptops.model import GatePolicy, Guardrail
+from promptops.results import ExperimentResult, ItemResult
+
+EPSILON = 1e-9
+BOOTSTRAP_RESAMPLES = 2000
+CheckKind = Literal["run", "primary", "significance", "guardrail", "floor"]
+TEST_NAMES = {"sign": "sign test", "bootstrap": "paired bootstrap"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule the candidate was held to and how it fared; `message` is a clause usable in a sentence."""
+
+    kind: CheckKind
+    metric: str | None
+    baseline: float | None
+    candidate: float | None
+    delta: float | None  # candidate - baseline, as measured (not direction-adjusted)
+    threshold: float | None  # min_delta, max_regression, the floor, or alpha
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric of the candidate and/or the baseline, side by side."""
+
+    name: str
+    baseline: float | None
+    candidate: float | None
+    delta: float | None
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """A paired item whose primary-metric value got worse, or that newly failed, in the candidate."""
+
+    item_id: str
+    repeat: int
+    input: Mapping[str, Any]
+    expected_output: Any
+    baseline_output: str | None
+    candidate_output: str | None
+    baseline_value: float | None
+    candidate_value: float | None
+    delta: float | None  # candidate_value - baseline_value, as measured
+    candidate_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"input": dict(self.input)}
+
+
+@dataclass(frozen=True)
+class SignificanceResult:
+    """A paired test over the primary metric's per-item values; wins/losses count candidate better/worse."""
+
+    test: Literal["sign", "bootstrap"]
+    n_pairs: int
+    p_value: float
+    wins: int
+    losses: int
+    ties: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision on one candidate, with everything needed to explain it."""
+
+    prompt: str
+    passed: bool
+    reason: str  # one sentence
+    primary: str
+    checks: tuple[Check, ...]
+    metrics: tuple[MetricRow, ...]
+    worse_items: tuple[ItemChange, ...]
+    significance: SignificanceResult | None
+    baseline_subject: str | None
+    candidate_subject: str
+    dataset: str
+    model: str
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        # Field by field, not asdict(): that would deep-copy the items' inputs, which may be read-only mappings.
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "checks": [asdict(c) for c in self.checks],
+            "metrics": [asdict(m) for m in self.metrics],
+            "worse_items": [i.to_dict() for i in self.worse_items],
+            "significance": asdict(self.significance) if self.significance else None,
+        }
+
+
+def format_value(value: float | None, *, signed: bool = False) -> str:
+    """Return a metric value as verdicts show it: two decimals (more for tiny non-zero values), "—" for None."""
+    if value is None:
+        return "—"
+    if abs(value) < EPSILON:
+        value = 0.0  # float noise (and -0.0) reads as an exact zero
+    if value != 0 and abs(value) < 0.005:
+        return f"{value:+.2g}" if signed else f"{value:.2g}"  # would print as 0.00 and hide the change
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def sign_test(gains: Sequence[float]) -> SignificanceResult:
+    """Return the exact two-sided sign test over paired gains (ties are dropped, as the test prescribes)."""
+    wins, losses, ties = _tally(gains)
+    n = wins + losses
+    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1))
+    return SignificanceResult("sign", len(gains), min(1.0, 2 * tail / 2**n), wins, losses, ties)
+
+
+def paired_bootstrap(gains: Sequence[float], *, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> SignificanceResult:
+    """Return the paired bootstrap of the mean gain: p is the share of resamples whose mean gain is <= 0."""
+    wins, losses, ties = _tally(gains)
+    p = 1.0
+    if gains:
+        rng = random.Random(seed)
+        n = len(gains)
+        at_most_zero = sum(sum(rng.choices(gains, k=n)) / n <= EPSILON for _ in range(resamples))
+        p = at_most_zero / resamples
+    return SignificanceResult("bootstrap", len(gains), p, wins, losses, ties)
+
+
+def item_value(item: ItemResult, metric: str, summary: MetricSummary | None) -> float | None:
+    """Return one item's value of a metric, or None without a numeric one (CATEGORICAL, no latency, unknown)."""
+    if metric == "error_rate":
+        return 1.0 if item.failed else 0.0
+    if metric in ("latency_p50", "latency_p95"):
+        return item.latency_s
+    if summary is None or summary.data_type == "CATEGORICAL":
+        return None  # a category's number comes from the evaluator's mapping, which the result does not hold
+    score = item.score(metric)
+    # A missing score counts as the worst value (0 / False), as the aggregate counts it against the mean.
+    return 0.0 if score is None else float(score.value)
+
+
+def judge(policy: GatePolicy, candidate: ExperimentResult, baseline: ExperimentResult | None) -> Verdict:
+    """Judge a candidate run against its baseline run (None: no production version yet) under `policy`."""
+    cand_primary = candidate.metrics.get(policy.primary)
+    checks = _run_checks(candidate, baseline)
+    significance: SignificanceResult | None = None
+    worse: tuple[ItemChange, ...] = ()
+    base_primary = baseline.metrics.get(policy.primary) if baseline else None
+    checks.append(_primary_check(policy, base_primary, cand_primary, has_baseline=baseline is not None))
+    if baseline is not None:
+        pairs = _pairs(candidate, baseline)
+        if cand_primary is not None and cand_primary.mean is not None:
+            significance_check, significance = _significance_check(policy, cand_primary, pairs, candidate.seed)
+            checks += [significance_check] if significance_check else []
+        checks += [_guardrail_check(g, baseline.metrics.get(g.metric), candidate) for g in policy.guardrails]
+        worse = _worse_items(policy.primary, cand_primary or base_primary, pairs)
+    checks += [_floor_check(name, floor, candidate.metrics.get(name)) for name, floor in policy.floors.items()]
+    return Verdict(
+        prompt=candidate.prompt,
+        passed=all(c.passed for c in checks),
+        reason=_reason(policy, checks, significance, has_baseline=baseline is not None),
+        primary=policy.primary,
+        checks=tuple(checks),
+        metrics=_metric_rows(candidate, baseline),
+        worse_items=worse,
+        significance=significance,
+        baseline_subject=baseline.subject if baseline else None,
+        candidate_subject=candidate.subject,
+        dataset=candidate.dataset,
+        model=candidate.model,
+        seed=candidate.seed,
+    )
+
+
+def _tally(gains: Sequence[float]) -> tuple[int, int, int]:
+    wins = sum(g > EPSILON for g in gains)
+    losses = sum(g < -EPSILON for g in gains)
+    return wins, losses, len(gains) - wins - losses
+
+
+def _mean(summary: MetricSummary | None) -> float | None:
+    return None if summary is None else summary.mean
+
+
+def _gain(baseline: float, candidate: float, higher_is_better: bool) -> float:
+    delta = candidate - baseline
+    return delta if higher_is_better else -delta
+
+
+def _movement(metric: str, baseline: float, candidate: float, higher_is_better: bool) -> str:
+    """Return e.g. "exact_match fell from 1.00 to 0.00"; "rose" is a regression for lower-is-better metrics."""
+    gain = _gain(baseline, candidate, higher_is_better)
+    if abs(gain) < EPSILON:
+        return f"{metric} stayed at {format_value(candidate)}"
+    verb = "improved" if gain > 0 else "fell" if higher_is_better else "rose"
+    return f"{metric} {verb} from {format_value(baseline)} to {format_value(candidate)}"
+
+
+def _delta_note(baseline: float, candidate: float, higher_is_better: bool) -> str:
+    return format_value(candidate - baseline, signed=True) + ("" if higher_is_better else ", lower is better")
+
+
+def _run_checks(candidate: ExperimentResult, baseline: ExperimentResult | None) -> list[Check]:
+    found = [(False, f"the candidate run stopped early ({candidate.stopped})")] if candidate.stopped else []
+    if baseline is not None:
+        base_setup, cand_setup = (f"dataset {r.dataset}, model {r.model}, seed {r.seed}" for r in (baseline, candidate))
+        if base_setup != cand_setup:
+            message = f"the baseline ran on {base_setup} but the candidate on {cand_setup}, so they are not comparable"
+            found.append((False, message))
+        if baseline.stopped:
+            # Not a failure: a broken production version must stay beatable; its failed items count against it.
+            found.append((True, f"the baseline run stopped early ({baseline.stopped}); compared as recorded"))
+    return [Check("run", None, None, None, None, None, passed, message) for passed, message in found]
+
+
+def _primary_check(
+    policy: GatePolicy, base: MetricSummary | None, cand: MetricSummary | None, *, has_baseline: bool
+) -> Check:
+    metric, min_delta = policy.primary, policy.min_delta
+    if cand is None or cand.mean is None:
+        why = "metric" if cand is None else f"value ({cand.n} scored, {cand.missing} failed items)"
+        message = f"the candidate has no {metric} {why}, so it cannot be judged"
+        return Check("primary", metric, _mean(base), None, None, min_delta, False, message)
+    if not has_baseline:
+        message = f"no production baseline yet, so {metric} ({format_value(cand.mean)}) is not compared"
+        return Check("primary", metric, None, cand.mean, None, None, True, message)
+    if base is None or base.mean is None:
+        message = f"the baseline has no value for {metric}, so the candidate cannot be compared"
+        return Check("primary", metric, None, cand.mean, None, min_delta, False, message)
+    hib, b, c = cand.higher_is_better, base.mean, cand.mean
+    gain, note, threshold = _gain(b, c, hib), _delta_note(b, c, hib), f"min_delta {format_value(min_delta)}"
+    if policy.policy == "no_regression":
+        passed = gain >= -min_delta - EPSILON
+        tail = f"{note}, {'within' if passed else 'a regression beyond'} {threshold}"
+    else:
+        passed = gain > min_delta + EPSILON
+        if passed:
+            tail = f"{note} > {threshold}" if hib else f"{note}; gain {format_value(gain)} > {threshold}"
+        else:
+            tail = note if gain < -EPSILON else f"{note}, not > {threshold}"  # a regression speaks for itself
+    return Check("primary", metric, b, c, c - b, min_delta, passed, f"{_movement(metric, b, c, hib)} ({tail})")
+
+
+def _pairs(candidate: ExperimentResult, baseline: ExperimentResult) -> list[tuple[ItemResult, ItemResult]]:
+    """Return (baseline item, candidate item) for every (item_id, repeat) both runs have, in candidate order."""
+    by_key = {(i.item_id, i.repeat): i for i in baseline.items}
+    return [(by_key[(i.item_id, i.repeat)], i) for i in candidate.items if (i.item_id, i.repeat) in by_key]
+
+
+def _significance_check(
+    policy: GatePolicy, summary: MetricSummary, pairs: Sequence[tuple[ItemResult, ItemResult]], seed: int
+) -> tuple[Check | None, SignificanceResult | None]:
+    metric, alpha = policy.primary, policy.alpha
+    if policy.significance == "none":
+        return None, None
+    if summary.data_type == "CATEGORICAL":
+        message = f"significance skipped: {metric} is CATEGORICAL, so its items have no numeric values"
+        return Check("significance", metric, None, None, None, alpha, True, message), None
+    gains = []
+    for base, cand in pairs:
+        b, c = item_value(base, metric, summary), item_value(cand, metric, summary)
+        if b is not None and c is not None:
+            gains.append(_gain(b, c, summary.higher_is_better))
+    result = sign_test(gains) if policy.significance == "sign" else paired_bootstrap(gains, seed=seed)
+    name, p = TEST_NAMES[result.test], result.p_value
+    counts = f"{result.wins} better, {result.losses} worse, {result.ties} tied of {result.n_pairs} paired items"
+    if policy.policy == "no_regression":
+        # The test asks "is the candidate better?"; no_regression does not require that, so it only informs.
+        passed, message = True, f"{name} on {metric}: p = {p:.3g}, {counts}; informational under no_regression"
+    else:
+        passed = p < alpha
+        verdict = f"significant ({name} p = {p:.3g} <" if passed else f"not significant ({name} p = {p:.3g} ≥"
+        message = f"the {metric} improvement is {verdict} alpha {alpha:g}; {counts})"
+    return Check("significance", metric, None, None, None, alpha, passed, message), result
+
+
+def _guardrail_check(guardrail: Guardrail, base: MetricSummary | None, candidate: ExperimentResult) -> Check:
+    metric, tolerance = guardrail.metric, guardrail.max_regression
+    cand = candidate.metrics.get(metric)
+    if cand is None or cand.mean is None:
+        message = f"the candidate has no value for guardrail {metric}, so it cannot be checked"
+        return Check("guardrail", metric, _mean(base), None, None, tolerance, False, message)
+    if base is None or base.mean is None:
+        # Like a missing baseline: there is nothing to regress from.
+        message = f"the baseline has no value for guardrail {metric}, so there is nothing to regress from"
+        return Check("guardrail", metric, None, cand.mean, None, tolerance, True, message)
+    hib, b, c = cand.higher_is_better, base.mean, cand.mean
+    passed = _gain(b, c, hib) >= -tolerance - EPSILON
+    where = f"{'within' if passed else 'a regression beyond'} max_regression {format_value(tolerance)}"
+    message = f"{_movement(metric, b, c, hib)} ({_delta_note(b, c, hib)}, {where})"
+    return Check("guardrail", metric, b, c, c - b, tolerance, passed, message)
+
+
+def _floor_check(metric: str, floor: float, cand: MetricSummary | None) -> Check:
+    if cand is None or cand.mean is None:
+        message = f"the candidate has no value for {metric}, so its floor {format_value(floor)} cannot be checked"
+        return Check("floor", metric, None, None, None, floor, False, message)
+    value, shown, limit = cand.mean, format_value(cand.mean), format_value(floor)
+    if cand.higher_is_better:
+        passed = value >= floor - EPSILON
+        message = f"{metric} {shown} {'meets' if passed else 'is below'} the floor {limit}"
+    else:
+        passed = value <= floor + EPSILON
+        where = "is within" if passed else "exceeds"
+        message = f"{metric} {shown} {where} the floor {limit} (a maximum: lower is better)"
+    return Check("floor", metric, None, value, None, floor, passed, message)
+
+
+def _item_change(old: ItemResult, new: ItemResult, b: float | None, c: float | None) -> ItemChange:
+    delta = None if b is None or c is None else c - b
+    return ItemChange(
+        new.item_id, new.repeat, new.input, new.expected_output, old.output, new.output, b, c, delta, new.error
+    )
+
+
+def _worse_items(
+    metric: str, summary: MetricSummary | None, pairs: Sequence[tuple[ItemResult, ItemResult]]
+) -> tuple[ItemChange, ...]:
+    """Return the paired items that got worse on `metric` or newly failed, the biggest drop first, then by id."""
+    found: list[tuple[float | None, ItemChange]] = []
+    higher_is_better = summary is None or summary.higher_is_better
+    for base, cand in pairs:
+        b, c = item_value(base, metric, summary), item_value(cand, metric, summary)
+        drop = None if b is None or c is None else -_gain(b, c, higher_is_better)
+        if (drop is not None and drop > EPSILON) or (cand.failed and not base.failed):
+            found.append((drop, _item_change(base, cand, b, c)))
+    # Items without a numeric drop (CATEGORICAL or no latency) sort after the measured ones.
+    found.sort(key=lambda f: (f[0] is None, -(f[0] or 0.0), f[1].item_id, f[1].repeat))
+    return tuple(change for _, change in found)
+
+
+def _metric_rows(candidate: ExperimentResult, baseline: ExperimentResult | None) -> tuple[MetricRow, ...]:
+    base_metrics: Mapping[str, MetricSummary] = baseline.metrics if baseline else {}
+    names = list(candidate.metrics) + [n for n in base_metrics if n not in candidate.metrics]
+    rows = []
+    for name in names:
+        cand, base = candidate.metrics.get(name), base_metrics.get(name)
+        c, b = _mean(cand), _mean(base)
+        delta = None if c is None or b is None else c - b
+        higher_is_better = cand.higher_is_better if cand is not None else base is None or base.higher_is_better
+        rows.append(MetricRow(name, b, c, delta, higher_is_better))
+    return tuple(rows)
+
+
+def _reason(
+    policy: GatePolicy, checks: Sequence[Check], significance: SignificanceResult | None, *, has_baseline: bool
+) -> str:
+    """Return the one sentence that says why the candidate passed or failed."""
+    failed = [c for c in checks if not c.passed]
+    floors = [c for c in checks if c.kind == "floor"]
+    if failed:
+        first = failed[0]
+        floors_only = first.kind == "floor" and not has_baseline
+        context = " (no production baseline yet, judged on floors only)" if floors_only else ""
+        more = "" if len(failed) == 1 else f"; {len(failed) - 1} more check{'s' if len(failed) > 2 else ''} failed"
+        return f"Candidate rejected: {first.message}{context}{more}."
+    if not has_baseline:
+        if not floors:
+            return "Candidate passed: there is no production baseline yet and no floor is set, so nothing was compared."
+        met = floors[0].message if len(floors) == 1 else f"all {len(floors)} floors were met"
+        return f"Candidate passed on floors only (no production baseline yet): {met}."
+    parts = [next(c.message for c in checks if c.kind == "primary")]
+    if significance is not None and policy.policy == "improve":
+        parts.append(
+            f"the improvement is significant by the {TEST_NAMES[significance.test]} (p = {significance.p_value:.3g})"
+        )
+    if policy.guardrails:
+        parts.append("no guardrail regressed")
+    if floors:
+        parts.append("every floor was met")
+    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Candidate passed: {joined}."

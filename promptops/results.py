@@ -1,0 +1,68 @@
+"""The outcome of an experiment run: what the runner returns, what the gate reads, what reports show."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptops.evaluators.aggregate import MetricSummary
+from promptops.evaluators.base import Score
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One dataset item (one repeat) of a run: the output and scores, or the reason it failed."""
+
+    item_id: str
+    repeat: int
+    input: Mapping[str, Any]
+    expected_output: Any
+    output: str | None
+    error: str | None  # why the item failed; a failed item is a result too, never dropped
+    scores: tuple[Score, ...] = ()
+    latency_s: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    trace_id: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Return whether the item failed (task, model or evaluator error)."""
+        return self.error is not None
+
+    def score(self, name: str) -> Score | None:
+        """Return the score with this name, if the item has one."""
+        return next((s for s in self.scores if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """A whole run of one prompt version on its dataset."""
+
+    prompt: str
+    subject: str  # what ran, e.g. "version 3 (production)", "working tree", "base ref main"
+    version: int | None
+    dataset: str
+    model: str
+    seed: int
+    items: tuple[ItemResult, ...]
+    metrics: Mapping[str, MetricSummary]  # evaluator metrics plus latency_p50, latency_p95, error_rate
+    run_id: str
+    stopped: str | None = None  # why the run stopped early (failure threshold, time limit, interrupted)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed_items(self) -> tuple[ItemResult, ...]:
+        """Return the items that failed."""
+        return tuple(i for i in self.items if i.failed)
+
+    def failure_reasons(self) -> dict[str, int]:
+        """Return how many items failed for each reason."""
+        reasons: dict[str, int] = {}
+        for item in self.failed_items:
+            key = (item.error or "").split(":", 1)[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        return reasons
