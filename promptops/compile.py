@@ -22,13 +22,11 @@ def compile_with_sdk(rendered: RenderedPrompt, values: Mapping[str, Any]) -> str
     }
     if isinstance(rendered.prompt, str):
         return TextPromptClient(Prompt_Text(type="text", prompt=rendered.prompt, **common)).compile(**values)
-    messages = [
+    messages: list[Any] = [
         {"type": "placeholder", "name": m["name"]}
         if m.get("type") == "placeholder"
         else {"type": "chatmessage", "role": m["role"], "content": m["content"]}
         for m in rendered.prompt
     ]
-    compiled: list[dict[str, Any]] = ChatPromptClient(Prompt_Chat(type="chat", prompt=messages, **common)).compile(
-        **values
-    )
-    return compiled
+    compiled = ChatPromptClient(Prompt_Chat(type="chat", prompt=messages, **common)).compile(**values)
+    return [dict(m) for m in compiled]

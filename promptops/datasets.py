@@ -23,12 +23,14 @@ def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagn
         diags = [Diagnostic(read.path, p.line, p.col, p.code, "error", p.message) for p in doc.problems]
         data, positions = doc.data, doc.positions
         if not diags and not isinstance(data, dict):
-            diags.append(Diagnostic(read.path, 1, 1, "dataset-schema", "the top level must be a mapping with `items:`"))
+            diags.append(
+                Diagnostic(read.path, 1, 1, "dataset-schema", "error", "the top level must be a mapping with `items:`")
+            )
     if diags:
         return None, diags
     for problem in schema.check("dataset", data):
         line, col = _nearest(positions, problem.path)
-        diags.append(Diagnostic(read.path, line, col, "dataset-schema", problem.message))
+        diags.append(Diagnostic(read.path, line, col, "dataset-schema", "error", problem.message))
     seen: dict[str, int] = {}
     for index, item in enumerate(data.get("items", ())):
         item_id = item.get("id") if isinstance(item, dict) else None
@@ -42,6 +44,7 @@ def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagn
                     line,
                     None,
                     "duplicate-item-id",
+                    "error",
                     f"item id {item_id!r} is used again (first on line {seen[item_id]}): ids must be unique",
                 )
             )
@@ -61,7 +64,7 @@ def _jsonl(text: str, rel: str) -> tuple[dict[str, Any], list[int], list[Diagnos
             items.append(json.loads(line))
             lines.append(number)
         except json.JSONDecodeError as exc:
-            diags.append(Diagnostic(rel, number, exc.colno, "json-syntax", f"invalid JSON: {exc.msg}"))
+            diags.append(Diagnostic(rel, number, exc.colno, "json-syntax", "error", f"invalid JSON: {exc.msg}"))
     return {"items": items}, lines, diags
 
 

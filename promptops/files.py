@@ -35,7 +35,10 @@ def read_text(path: Path, root: Path, *, max_bytes: int = MAX_PROMPT_BYTES) -> T
     def fail(code: str, message: str, line: int | None = None, col: int | None = None) -> TextFile:
         return TextFile(rel, None, Diagnostic(rel, line, col, code, "error", message))
 
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link or a link loop (RuntimeError before Python 3.13)
+        return fail("unreadable", "cannot read the file: it is a broken or looping link")
     if not resolved.is_relative_to(root.resolve()):
         return fail(
             "symlink-escape", "this file is a link to a place outside the repository; replace it with a real file"

@@ -77,14 +77,18 @@ def load_prompt(path: Path, root: Path, config: ProjectConfig) -> tuple[PromptSp
     doc = yamlfile.load(read.text)
     diags = [Diagnostic(rel, p.line, p.col, p.code, "error", p.message) for p in doc.problems]
     if doc.data is None and not diags:
-        diags.append(Diagnostic(rel, 1, 1, "empty-file", "file has no YAML content: add `prompt:` or `messages:`"))
+        diags.append(
+            Diagnostic(rel, 1, 1, "empty-file", "error", "file has no YAML content: add `prompt:` or `messages:`")
+        )
     if diags:
         return None, diags
     if not isinstance(doc.data, dict):
-        return None, [Diagnostic(rel, 1, 1, "schema", "the top level must be a mapping with `prompt:` or `messages:`")]
+        return None, [
+            Diagnostic(rel, 1, 1, "schema", "error", "the top level must be a mapping with `prompt:` or `messages:`")
+        ]
     for problem in schema.check("prompt", doc.data):
         line, col = _locate(doc.positions, problem.path)
-        diags.append(Diagnostic(rel, line, col, "schema", problem.message))
+        diags.append(Diagnostic(rel, line, col, "schema", "error", problem.message))
     if diags:
         return None, diags
     return _build_spec(doc, path, root, rel, config)
@@ -127,7 +131,9 @@ def _build_spec(
         sibling = path.with_suffix(".jinja")
         if not sibling.exists():
             return None, [
-                Diagnostic(rel, 1, 1, "missing-template", f"no template: add `prompt:` or a sibling {sibling.name}")
+                Diagnostic(
+                    rel, 1, 1, "missing-template", "error", f"no template: add `prompt:` or a sibling {sibling.name}"
+                )
             ]
         read = files.read_text(sibling, root)
         if read.problem is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from promptops import files
 from promptops.errors import RenderError
 from promptops.model import Diagnostic, PromptSpec, RenderedPrompt
+from promptops.sandbox import BoundedSandbox, deadline
 
 MAX_RENDERED_CHARS = 1_000_000
 MAX_INCLUDE_DEPTH = 10
@@ -55,34 +55,9 @@ class _PromptsLoader(BaseLoader):
         return read.text, str(target), lambda: False
 
 
-class _Environment(SandboxedEnvironment):
-    """A sandbox that also bounds the size of `*` and `**` results, so a template cannot exhaust memory."""
-
-    intercepted_binops = frozenset(["*", "**"])
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "**" and isinstance(right, int | float) and abs(right) > 100:
-            raise SecurityError("exponent too large in template")
-        if (
-            op == "*"
-            and isinstance(left, str | list | tuple)
-            and isinstance(right, int)
-            and len(left) * right > 100_000
-        ):
-            raise SecurityError("repetition too large in template")
-        if (
-            op == "*"
-            and isinstance(right, str | list | tuple)
-            and isinstance(left, int)
-            and len(right) * left > 100_000
-        ):
-            raise SecurityError("repetition too large in template")
-        return {"*": operator.mul, "**": operator.pow}[op](left, right)
-
-
 def environment(prompts_root: Path, project_root: Path) -> SandboxedEnvironment:
     """Return the sandboxed Jinja environment for a project's prompts."""
-    env = _Environment(
+    return BoundedSandbox(
         loader=_PromptsLoader(prompts_root, project_root),
         undefined=StrictUndefined,
         autoescape=False,
@@ -90,9 +65,6 @@ def environment(prompts_root: Path, project_root: Path) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    for name in ("cycler", "joiner", "lipsum"):
-        env.globals.pop(name, None)
-    return env
 
 
 @dataclass(frozen=True)
@@ -156,6 +128,8 @@ def _check_template(
         ast = env.parse(tpl.source)
     except TemplateSyntaxError as exc:
         return [diag(exc.lineno, "jinja-syntax", f"Jinja syntax error: {exc.message}")]
+    except (RecursionError, MemoryError):
+        return [diag(1, "jinja-syntax", "the template is nested too deeply to parse: flatten it")]
     diags = []
     for node, parent in _walk(ast, None):
         if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in runtime:
@@ -209,7 +183,7 @@ def _check_include(
                 f"cannot include {exc.message}: paths are relative to the prompts folder",
             )
         ]
-    included = _Template(source, files.relative(Path(filename), project_root), 1)
+    included = _Template(source, files.relative(Path(filename or name), project_root), 1)
     return _check_template(env, included, runtime, known, used, project_root, prompts_root, depth + 1)
 
 
@@ -249,7 +223,8 @@ def _check_render(spec: PromptSpec, prompts_root: Path, project_root: Path) -> l
         rendered = render(spec, prompts_root, project_root)
     except RenderError as exc:
         line, col = spec.position("prompt" if spec.type == "text" else "messages")
-        return [Diagnostic(spec.path, line, col, "render-error", str(exc))]
+        reason = str(exc).removeprefix(f"{spec.path}: ")
+        return [Diagnostic(spec.path, line, col, "render-error", "error", reason)]
     texts = [rendered.prompt] if isinstance(rendered.prompt, str) else [m.get("content", "") for m in rendered.prompt]
     runtime = set(spec.runtime_names())
     for text in texts:
@@ -302,12 +277,14 @@ def render(
 def _render_one(env: SandboxedEnvironment, source: str, context: Mapping[str, Any], spec: PromptSpec) -> str:
     try:
         # YAML block scalars end with a newline that is not part of the prompt.
-        text = env.from_string(source.rstrip("\n")).render(context)
+        with deadline():
+            text = env.from_string(source.rstrip("\n")).render(context)
     except SecurityError as exc:
         raise RenderError(f"{spec.path}: unsafe template refused by the sandbox: {exc}") from None
     except UndefinedError as exc:
         raise RenderError(f"{spec.path}: {exc.message}") from None
-    except (TemplateError, RecursionError, ArithmeticError, TypeError, ValueError) as exc:
+    except (TemplateError, RecursionError, MemoryError, SyntaxError, ArithmeticError, TypeError, ValueError) as exc:
+        # SyntaxError: Python refuses to compile very deeply nested templates (too many nested blocks).
         raise RenderError(f"{spec.path}: template failed to render: {exc}") from None
     if len(text) > MAX_RENDERED_CHARS:
         raise RenderError(f"{spec.path}: rendered text is longer than {MAX_RENDERED_CHARS:,} characters")

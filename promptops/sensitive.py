@@ -46,10 +46,16 @@ def find_secrets(text: str) -> Iterator[Finding]:
             yield Finding(line, col, kind)
 
 
-def redact(text: str, extra_patterns: Iterable[str] = ()) -> str:
-    """Return `text` with credentials, personal data and the given extra patterns masked."""
+def redact_secrets(text: str) -> str:
+    """Return `text` with credentials masked (personal data left as is)."""
     for kind, pattern in SECRET_PATTERNS.items():
         text = pattern.sub(f"[REDACTED {kind}]", text)
+    return text
+
+
+def redact(text: str, extra_patterns: Iterable[str] = ()) -> str:
+    """Return `text` with credentials, personal data and the given extra patterns masked."""
+    text = redact_secrets(text)
     for kind, pattern in PERSONAL_PATTERNS.items():
         if kind == "card":
             text = pattern.sub(lambda m: "[REDACTED card]" if _luhn(m.group(0)) else m.group(0), text)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 
 from promptops import files, render, sensitive
 from promptops.model import Diagnostic, Project, PromptSpec
@@ -30,7 +30,13 @@ def validate_project(project: Project) -> list[Diagnostic]:
         diags.extend(_experiment_problems(spec, project, datasets))
     diags.extend(_dataset_coverage(project))
     diags.extend(_secrets(project))
-    return sorted(set(diags), key=_sort_key)
+    return sorted({_printable(d) for d in diags}, key=_sort_key)
+
+
+def _printable(d: Diagnostic) -> Diagnostic:
+    """Keep every diagnostic on one line and free of credentials: messages quote values from the files."""
+    message = sensitive.redact_secrets(" ".join(d.message.split()))
+    return d if message == d.message else replace(d, message=message)
 
 
 def _sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
@@ -96,7 +102,7 @@ def _duplicate_names(prompts: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
             first[spec.name] = spec
 
 
-def _experiment_problems(spec: PromptSpec, project: Project, datasets: dict[str, object]) -> list[Diagnostic]:
+def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[str, object]) -> list[Diagnostic]:
     if spec.experiment is None:
         if spec.no_experiment_reason is None and project.config.require_experiment:
             return [
@@ -113,7 +119,9 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: dict[str,
         return []
     diags = []
     exp = spec.experiment
-    if exp.dataset not in datasets:
+    dataset_files = project.prompts_root / "datasets"
+    broken = any((dataset_files / f"{exp.dataset}{suffix}").exists() for suffix in (".yaml", ".yml", ".jsonl"))
+    if exp.dataset not in datasets and not broken:  # a broken dataset file reports its own errors
         line, col = spec.position("experiment.dataset")
         known = ", ".join(sorted(datasets)) or "none"
         diags.append(
@@ -181,21 +189,20 @@ def _dataset_coverage(project: Project) -> Iterator[Diagnostic]:
 
 
 def _secrets(project: Project) -> Iterator[Diagnostic]:
-    paths = {spec.path for spec in project.prompts} | {spec.template_path for spec in project.prompts}
-    paths |= {d.path for d in project.datasets}
-    partials = project.prompts_root / "_partials"
-    if partials.is_dir():
-        paths |= {files.relative(p, project.root) for p in partials.rglob("*.jinja")}
-    for rel in sorted(paths):
-        read = files.read_text(Path(project.root / rel), project.root, max_bytes=files.MAX_DATASET_BYTES)
+    """Scan every text file under the prompts folder, loaded or not: a credential must never reach a registry."""
+    root = project.prompts_root
+    candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    for path in candidates:
+        read = files.read_text(path, project.root, max_bytes=files.MAX_DATASET_BYTES)
         if read.text is None:
             continue
         for finding in sensitive.find_secrets(read.text):
+            article = "an" if finding.kind[0].lower() in "aeio" else "a"
             yield Diagnostic(
-                rel,
+                read.path,
                 finding.line,
                 finding.col,
                 "secret",
                 "error",
-                f"this looks like a {finding.kind}: never commit credentials; remove it and rotate the key",
+                f"this looks like {article} {finding.kind}: never commit credentials; remove it and rotate the key",
             )

@@ -35,29 +35,52 @@ def key_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
     return ".".join(str(p) for p in parts)
 
 
+# Plain data only: anything else (python/object, custom tags) is refused rather than silently dropped.
+SAFE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")
+)
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: several times faster
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def load(text: str) -> YamlDocument:
     """Parse one YAML document, recording key positions; syntax errors become problems, not exceptions."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or exc.context or "invalid YAML"
-        return YamlDocument(None, {}, (YamlProblem(line, col, "yaml-syntax", f"YAML syntax error: {reason}"),))
-    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
-        return YamlDocument(None, {}, (YamlProblem(1, 1, "yaml-syntax", f"YAML syntax error: {exc}"),))
+        reason = _one_line(exc.problem or exc.context or "invalid YAML")
+        return _failed(line, col, "yaml-syntax", f"YAML syntax error: {reason}")
+    except yaml.reader.ReaderError as exc:  # a control character or an invalid code point
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        return _failed(line, col, "yaml-syntax", f"YAML syntax error: {_one_line(exc.reason)} (#x{exc.character:04x})")
+    except yaml.YAMLError as exc:
+        return _failed(1, 1, "yaml-syntax", f"YAML syntax error: {_one_line(str(exc))}")
+    except RecursionError:
+        return _failed(1, 1, "yaml-nesting", "YAML is nested too deeply: flatten the document")
     if node is None:
         return YamlDocument(None, {}, ())
     positions: dict[str, Position] = {}
     problems: list[YamlProblem] = []
+    constructor = yaml.SafeLoader("")
     try:
-        data = _convert(node, (), positions, problems, set())
-    except (yaml.YAMLError, ValueError, TypeError) as exc:
-        # Scalars that SafeLoader cannot construct (e.g. an invalid timestamp) land here.
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return YamlDocument(None, {}, (YamlProblem(line, col, "yaml-syntax", f"YAML value error: {exc}"),))
-    return YamlDocument(data, positions, tuple(problems))
+        data = _convert(node, (), positions, problems, set(), constructor)
+    except RecursionError:
+        return _failed(1, 1, "yaml-nesting", "YAML is nested too deeply: flatten the document")
+    finally:
+        constructor.dispose()
+    if problems:
+        return YamlDocument(None, positions, tuple(problems))
+    return YamlDocument(data, positions, ())
+
+
+def _failed(line: int, col: int, code: str, message: str) -> YamlDocument:
+    return YamlDocument(None, {}, (YamlProblem(line, col, code, message),))
 
 
 def _convert(
@@ -66,7 +89,11 @@ def _convert(
     positions: dict[str, Position],
     problems: list[YamlProblem],
     seen: set[int],
+    constructor: yaml.SafeLoader,
 ) -> Any:
+    if node.tag not in SAFE_TAGS:
+        problems.append(_at(node, "yaml-tag", f"unsupported YAML tag {node.tag!r}: use plain values"))
+        return None
     if not isinstance(node, yaml.ScalarNode):
         # An alias is the same node object seen twice; expanding it invites "billion laughs" documents.
         if id(node) in seen:
@@ -80,7 +107,7 @@ def _convert(
             if key_node.tag == "tag:yaml.org,2002:merge":
                 problems.append(_at(key_node, "yaml-merge", "YAML merge keys (<<) are not supported; write keys out"))
                 continue
-            key = _scalar(key_node)
+            key = _scalar(key_node, constructor, problems)
             if not isinstance(key, str | int | float | bool) or key is None:
                 problems.append(_at(key_node, "yaml-key", "mapping keys must be plain strings"))
                 continue
@@ -92,21 +119,28 @@ def _convert(
             if isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">"):
                 value_line += 1  # a block scalar's text starts on the line after its indicator
             positions[key_path(child) + "#value"] = (value_line, value_node.start_mark.column + 1)
-            result[key] = _convert(value_node, child, positions, problems, seen)
+            result[key] = _convert(value_node, child, positions, problems, seen, constructor)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), positions, problems, seen) for i, item in enumerate(node.value)]
-    return _scalar(node)
+        return [_convert(item, (*path, i), positions, problems, seen, constructor) for i, item in enumerate(node.value)]
+    return _scalar(node, constructor, problems)
 
 
-def _scalar(node: yaml.Node) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
+def _scalar(node: yaml.Node, constructor: yaml.SafeLoader, problems: list[YamlProblem]) -> Any:
+    if not isinstance(node, yaml.ScalarNode) or node.tag not in SAFE_TAGS:
         return None
-    loader = yaml.SafeLoader("")
     try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+        value = constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:  # e.g. an impossible date
+        problems.append(_at(node, "yaml-value", f"invalid YAML value {node.value!r}: {_one_line(str(exc))}"))
+        return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(_at(node, "yaml-value", "the string contains a lone surrogate escape (e.g. \\ud800)"))
+            return None
+    return value
 
 
 def _at(node: yaml.Node, code: str, message: str) -> YamlProblem:

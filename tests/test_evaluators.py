@@ -17,6 +17,7 @@ import pytest
 from promptops.errors import ConfigError
 from promptops.evaluators import EvalCase, Score, build_evaluator, check_spec, known_kinds
 from promptops.evaluators.base import OptionsEvaluator
+from promptops.evaluators.custom import CustomEvaluator
 from promptops.model import EvaluatorSpec
 
 
@@ -710,6 +711,15 @@ def test_check_spec_requires_a_name() -> None:
         ),
         ("po_evals:", {}, ["kind: 'po_evals:' is not module:function"]),
         ("po evals:full", {}, ["kind: 'po evals:full' is not module:function"]),
+    ],
+)
+def test_check_spec_custom_problems(user_code: Path, kind: str, options: dict[str, Any], problems: list[str]) -> None:
+    assert check_spec(EvaluatorSpec("s", kind, options)) == problems
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "problems"),
+    [
         (
             "po_missing:full",
             {},
@@ -737,8 +747,12 @@ def test_check_spec_requires_a_name() -> None:
         ),
     ],
 )
-def test_check_spec_custom_problems(user_code: Path, kind: str, options: dict[str, Any], problems: list[str]) -> None:
-    assert check_spec(EvaluatorSpec("s", kind, options)) == problems
+def test_custom_import_problems_only_when_asked(
+    user_code: Path, kind: str, options: dict[str, Any], problems: list[str]
+) -> None:
+    spec = EvaluatorSpec("s", kind, options)
+    assert check_spec(spec) == []  # validation never imports the module a prompt file names
+    assert CustomEvaluator.import_problems(spec) == problems
 
 
 def test_build_evaluator_unknown_kind_names_the_known_kinds() -> None:

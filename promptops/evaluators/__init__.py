@@ -33,7 +33,7 @@ def _unknown_kind(kind: str) -> str:
 
 
 def check_spec(spec: EvaluatorSpec) -> list[str]:
-    """Return the problems with an evaluator spec, without running anything (custom modules are imported)."""
+    """Return the problems with an evaluator spec, without importing or running anything."""
     cls = _lookup(spec.kind)
     if cls is None:
         return [f"kind: {_unknown_kind(spec.kind)}"]

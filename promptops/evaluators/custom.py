@@ -92,15 +92,25 @@ class CustomEvaluator(OptionsEvaluator):
 
     @classmethod
     def problems(cls, spec: EvaluatorSpec) -> list[str]:
-        """Return option problems and whether the function imports and can be called as promptops calls it."""
+        """Return option problems and whether `kind` is a well-formed module:function.
+
+        The module is deliberately not imported: validation runs on pull requests in CI, where importing a
+        module the PR names would run its code next to the secrets. Import problems surface when it runs.
+        """
         found = super().problems(spec)
+        if not _KIND.match(spec.kind):
+            found.append(f"kind: {spec.kind!r} is not module:function")
+        return found
+
+    @classmethod
+    def import_problems(cls, spec: EvaluatorSpec) -> list[str]:
+        """Return whether the function imports and can be called as promptops calls it (imports user code)."""
         try:
             func = resolve(spec.kind)
         except ConfigError as exc:
-            return [*found, f"kind: {exc}"]
+            return [f"kind: {exc}"]
         passed = ", ".join(ARGUMENTS)
-        found += [f"kind: {spec.kind} requires {name!r}, promptops passes {passed}" for name in required_unknown(func)]
-        return found
+        return [f"kind: {spec.kind} requires {name!r}, promptops passes {passed}" for name in required_unknown(func)]
 
     async def evaluate(self, case: EvalCase) -> Score:
         """Call the function and turn its result into a Score."""

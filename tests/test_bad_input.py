@@ -1,0 +1,974 @@
+"""Hostile and broken prompt repositories: validate names the file, line and code, exits 1, and never runs code.
+
+Prompt files come from pull requests while CI holds secrets, so each case here is something a pull request can
+contain. Every case runs the real CLI in-process and checks the same things: exit code 1, a diagnostic line with
+the expected location and code, one line per diagnostic, no traceback, and no canary file (the payloads that
+would run code try to create it). Resource bombs that would hurt the test process run in a child process with
+memory and CPU limits instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import make_project, run_cli
+
+SKIP = "experiment: {skip: corpus case}\n"
+DATASET_USER = "prompt: hi\n" + SKIP  # a valid prompt next to a broken dataset
+DIAGNOSTIC = re.compile(
+    r"^(?P<loc>.+?(?::\d+(?::\d+)?)?): (?P<severity>error|warning)\[(?P<code>[a-z0-9-]+)\]: (?P<message>.+)$"
+)
+SUMMARY = re.compile(r"^\d+ error\(s\), \d+ warning\(s\) in \d+ prompt\(s\) and \d+ dataset\(s\)$")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A broken repository and the diagnostic validate must give for it.
+
+    `where` is `path`, `path:line` or `path:line:col`; a line must be reported when `where` has one. In file
+    contents CANARY stands for a file the payload would create if it ran; `outside` files live next to the
+    repository and `links` makes symlinks (path in the repo -> file in `outside`).
+    """
+
+    files: dict[str, str | bytes]
+    where: str
+    code: str
+    message: str = ""
+    outside: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+
+
+def text(template: str, extra: str = "") -> str:
+    """Return a prompt file whose `prompt:` (on line 1) is `template`."""
+    return yaml.safe_dump({"prompt": template}, width=10_000) + SKIP + extra
+
+
+def block(*lines: str) -> str:
+    """Return a prompt file with a block-scalar template: its first line is line 2 of the file."""
+    return "prompt: |\n" + "".join(f"  {line}\n" for line in lines) + SKIP
+
+
+def nested(levels: int) -> str:
+    """Return `levels` aliases deep, each expanding to nine of the one before ("billion laughs")."""
+    lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nprompt: *l{levels - 1}\n" + SKIP
+
+
+HUGE = "prompt: |\n" + ("  " + "lorem ipsum " * 85 + "\n") * 1100 + SKIP  # ~1.1 MiB, written by one case only
+
+def case(
+    name: str,
+    files: dict[str, str | bytes],
+    where: str,
+    code: str,
+    message: str = "",
+    *,
+    outside: dict[str, str] | None = None,
+    links: dict[str, str] | None = None,
+) -> object:
+    """Return a pytest param for a case."""
+    return pytest.param(Case(files, where, code, message, outside or {}, links or {}), id=name)
+
+
+CORPUS = [
+    # --- malformed YAML -------------------------------------------------------------------------------------
+    case(
+        "yaml-unclosed-flow-sequence",
+        {"prompts/a.yaml": "prompt: hi\ntags: [a, b\n" + SKIP},
+        "prompts/a.yaml:3:11",
+        "yaml-syntax",
+        "expected ',' or ']'",
+    ),
+    case(
+        "yaml-unclosed-quote",
+        {"prompts/a.yaml": 'prompt: "hi\n' + SKIP},
+        "prompts/a.yaml:3:1",
+        "yaml-syntax",
+        "unexpected end of stream",
+    ),
+    case(
+        "yaml-bad-indentation",
+        {"prompts/a.yaml": "prompt: hi\n  tags: [a]\n"},
+        "prompts/a.yaml:2:7",
+        "yaml-syntax",
+        "mapping values are not allowed in this context",
+    ),
+    case(
+        "yaml-tab-indentation",
+        {"prompts/a.yaml": "variables:\n\tx: {}\nprompt: hi\n"},
+        "prompts/a.yaml:2:1",
+        "yaml-syntax",
+        "found character that cannot start any token",
+    ),
+    case(
+        "yaml-colon-in-plain-scalar",
+        {"prompts/a.yaml": "prompt: Answer: yes\n" + SKIP},
+        "prompts/a.yaml:1:15",
+        "yaml-syntax",
+        "mapping values are not allowed in this context",
+    ),
+    case(
+        "yaml-two-documents",
+        {"prompts/a.yaml": "prompt: a\n" + SKIP + "---\nprompt: b\n"},
+        "prompts/a.yaml:3:1",
+        "yaml-syntax",
+        "but found another document",
+    ),
+    case(
+        "yaml-undefined-alias",
+        {"prompts/a.yaml": "prompt: *nowhere\n" + SKIP},
+        "prompts/a.yaml:1:9",
+        "yaml-syntax",
+        "found undefined alias",
+    ),
+    case(
+        "yaml-control-character",
+        {"prompts/a.yaml": "prompt: hi\ndescription: bell \x07\n" + SKIP},
+        "prompts/a.yaml:2:19",
+        "yaml-syntax",
+        "#x0007",
+    ),
+    case(
+        "yaml-invalid-date",
+        {"prompts/a.yaml": "prompt: hi\ndescription: 2024-13-45\n" + SKIP},
+        "prompts/a.yaml:2:14",
+        "yaml-value",
+        "month must be in 1..12",
+    ),
+    case(
+        "yaml-billion-laughs-aliases",
+        {"prompts/a.yaml": nested(9)},
+        "prompts/a.yaml:1:5",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "yaml-merge-key",
+        {"prompts/a.yaml": "base: &b {prompt: hi}\n<<: *b\n" + SKIP},
+        "prompts/a.yaml:2:1",
+        "yaml-merge",
+        "merge keys (<<) are not supported",
+    ),
+    case(
+        "yaml-python-object-apply-os-system",
+        {"prompts/a.yaml": "prompt: !!python/object/apply:os.system ['touch CANARY']\n" + SKIP},
+        "prompts/a.yaml:1:9",
+        "yaml-tag",
+        "unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+    ),
+    case(
+        "yaml-python-object-apply-on-mapping",
+        {"prompts/a.yaml": "prompt: hi\nconfig: !!python/object/apply:os.system {args: ['touch CANARY']}\n" + SKIP},
+        "prompts/a.yaml:2:9",
+        "yaml-tag",
+        "python/object/apply",
+    ),
+    case(
+        "yaml-python-name-tag",
+        {"prompts/a.yaml": "prompt: !!python/name:os.system\n" + SKIP},
+        "prompts/a.yaml:1:9",
+        "yaml-tag",
+        "unsupported YAML tag 'tag:yaml.org,2002:python/name:os.system'",
+    ),
+    case(
+        "yaml-escaped-lone-surrogate",
+        {"prompts/a.yaml": 'prompt: "a \\uD800 b"\n' + SKIP},
+        "prompts/a.yaml:1",
+        "yaml-syntax",
+    ),
+    case(
+        "yaml-duplicate-key",
+        {"prompts/a.yaml": "prompt: one\n" + SKIP + "prompt: two\n"},
+        "prompts/a.yaml:3:1",
+        "duplicate-key",
+        "duplicate key 'prompt'",
+    ),
+    case(
+        "yaml-complex-key",
+        {"prompts/a.yaml": "prompt: hi\n? [a, b]\n: c\n" + SKIP},
+        "prompts/a.yaml:2:3",
+        "yaml-key",
+        "mapping keys must be plain strings",
+    ),
+    case(
+        "yaml-deep-nesting",
+        {"prompts/a.yaml": "prompt: hi\n" + SKIP + "config: {x: " + "[" * 600 + "]" * 600 + "}\n"},
+        "prompts/a.yaml:1:1",
+        "yaml-nesting",
+        "nested too deeply",
+    ),
+    case(
+        "yaml-top-level-list",
+        {"prompts/a.yaml": "- prompt: hi\n"},
+        "prompts/a.yaml:1:1",
+        "schema",
+        "the top level must be a mapping",
+    ),
+    case(
+        "yaml-top-level-scalar",
+        {"prompts/a.yaml": "just some text\n"},
+        "prompts/a.yaml:1:1",
+        "schema",
+        "the top level must be a mapping",
+    ),
+    case(
+        "yaml-comment-only",
+        {"prompts/a.yaml": "# nothing here yet\n"},
+        "prompts/a.yaml:1:1",
+        "empty-file",
+        "file has no YAML content",
+    ),
+    # --- wrong types, unknown keys, impossible combinations ------------------------------------------------
+    case(
+        "wrong-type-prompt-number",
+        {"prompts/a.yaml": "prompt: 42\n" + SKIP},
+        "prompts/a.yaml:1:1",
+        "schema",
+        "prompt: 42 is not of type 'string'",
+    ),
+    case(
+        "wrong-type-variables-list",
+        {"prompts/a.yaml": "prompt: hi\nvariables: [a, b]\n" + SKIP},
+        "prompts/a.yaml:2:1",
+        "schema",
+        "is not of type 'object'",
+    ),
+    case(
+        "wrong-type-experiment-repeats",
+        {"prompts/a.yaml": "prompt: hi\nexperiment:\n  dataset: d\n  repeats: many\n"},
+        "prompts/a.yaml:4:3",
+        "schema",
+        "experiment.repeats: 'many' is not of type 'integer'",
+    ),
+    case(
+        "unknown-top-level-key",
+        {"prompts/a.yaml": "prompt: hi\ntemprature: 0.2\n" + SKIP},
+        "prompts/a.yaml:2:1",
+        "schema",
+        "unknown key 'temprature'",
+    ),
+    case(
+        "unknown-variable-key",
+        {"prompts/a.yaml": "prompt: '{{ x }}'\nvariables:\n  x:\n    kind: string\n" + SKIP},
+        "prompts/a.yaml:4:5",
+        "schema",
+        "variables.x: unknown key 'kind'",
+    ),
+    case(
+        "unknown-gate-key",
+        {"prompts/a.yaml": "prompt: hi\n" + SKIP + "gate: {primary: x, colour: red}\n"},
+        "prompts/a.yaml:3:20",
+        "schema",
+        "gate: unknown key 'colour'",
+    ),
+    case(
+        "bad-variable-type-enum",
+        {"prompts/a.yaml": "prompt: '{{ x }}'\nvariables:\n  x:\n    type: text\n" + SKIP},
+        "prompts/a.yaml:4:5",
+        "schema",
+        "'text' is not one of",
+    ),
+    case(
+        "bad-variable-name",
+        {"prompts/a.yaml": "prompt: '{{ x }}'\nvariables: {'1x': {}, x: {}}\n" + SKIP},
+        "prompts/a.yaml:2:1",
+        "schema",
+        "'1x' does not match",
+    ),
+    case(
+        "prompt-and-messages",
+        {"prompts/a.yaml": "prompt: hi\nmessages:\n  - role: user\n    content: hi\n" + SKIP},
+        "prompts/a.yaml:1:1",
+        "schema",
+        "give exactly one of `prompt`",
+    ),
+    case(
+        "chat-message-without-role",
+        {"prompts/a.yaml": "type: chat\nmessages:\n  - content: hi\n" + SKIP},
+        "prompts/a.yaml:3:5",
+        "schema",
+        "'role' is a required property",
+    ),
+    case(
+        "chat-without-messages",
+        {"prompts/a.yaml": "type: chat\n" + SKIP},
+        "prompts/a.yaml:1:1",
+        "missing-template",
+        "a chat prompt needs `messages:`",
+    ),
+    case(
+        "text-type-with-messages",
+        {"prompts/a.yaml": "type: text\nmessages:\n  - role: user\n    content: hi\n" + SKIP},
+        "prompts/a.yaml:2:1",
+        "schema",
+        "`messages` needs `type: chat`",
+    ),
+    case(
+        "no-template-at-all",
+        {"prompts/a.yaml": SKIP},
+        "prompts/a.yaml:1:1",
+        "missing-template",
+        "a sibling a.jinja",
+    ),
+    # --- bytes that are not a prompt file ------------------------------------------------------------------
+    case(
+        "non-utf8-bytes",
+        {"prompts/a.yaml": b"prompt: caf\xe9\n" + SKIP.encode()},
+        "prompts/a.yaml:1:12",
+        "encoding",
+        "byte 0xe9 is not valid UTF-8",
+    ),
+    case("empty-file", {"prompts/a.yaml": b""}, "prompts/a.yaml:1:1", "empty-file", "file is empty"),
+    case(
+        "whitespace-only-file",
+        {"prompts/a.yaml": b"  \n\t\n   \n"},
+        "prompts/a.yaml:1:1",
+        "empty-file",
+        "file is empty",
+    ),
+    case("huge-file", {"prompts/a.yaml": HUGE}, "prompts/a.yaml", "file-too-large", "the limit is 1,048,576 bytes"),
+    case(
+        "binary-nul-bytes",
+        {"prompts/a.yaml": b"prompt: hi\n\x00\x01\x02\n"},
+        "prompts/a.yaml:2",
+        "binary-file",
+        "file contains NUL bytes",
+    ),
+    case(
+        "binary-sibling-template",
+        {"prompts/a.yaml": SKIP, "prompts/a.jinja": b"\x89PNG\r\n\x1a\n\x00\x00"},
+        "prompts/a.jinja:3",
+        "binary-file",
+        "NUL bytes",
+    ),
+    # --- links and includes that leave the repository ------------------------------------------------------
+    case(
+        "symlink-prompt-outside",
+        {},
+        "prompts/link.yaml",
+        "symlink-escape",
+        "a link to a place outside the repository",
+        outside={"stolen.yaml": "prompt: STOLEN\n" + SKIP},
+        links={"prompts/link.yaml": "stolen.yaml"},
+    ),
+    case(
+        "symlink-sibling-template-outside",
+        {"prompts/a.yaml": SKIP},
+        "prompts/a.jinja",
+        "symlink-escape",
+        "outside the repository",
+        outside={"t.jinja": "STOLEN\n"},
+        links={"prompts/a.jinja": "t.jinja"},
+    ),
+    case(
+        "symlink-partial-outside",
+        {"prompts/a.yaml": text("{% include '_partials/p.jinja' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "includes must stay inside the prompts folder",
+        outside={"p.jinja": "STOLEN\n"},
+        links={"prompts/_partials/p.jinja": "p.jinja"},
+    ),
+    case(
+        "symlink-dataset-outside",
+        {"prompts/a.yaml": DATASET_USER},
+        "prompts/datasets/d.yaml",
+        "symlink-escape",
+        "outside the repository",
+        outside={"d.yaml": "items: []\n"},
+        links={"prompts/datasets/d.yaml": "d.yaml"},
+    ),
+    case(
+        "symlink-loop",
+        {"prompts/a.yaml": DATASET_USER},
+        "prompts/loop.yaml",
+        "unreadable",
+        links={"prompts/loop.yaml": "LOOP"},
+    ),
+    case(
+        "include-dotdot-etc-passwd",
+        {"prompts/a.yaml": text("{% include '../../etc/passwd' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "includes must stay inside the prompts folder",
+    ),
+    case(
+        "include-absolute-path",
+        {"prompts/a.yaml": text("{% include '/etc/passwd' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "includes must stay inside the prompts folder",
+    ),
+    case(
+        "include-project-config",
+        {"prompts/a.yaml": block("x", "{% include '../promptops.yaml' %}")},
+        "prompts/a.yaml:3",
+        "include-not-found",
+        "includes must stay inside the prompts folder",
+    ),
+    case(
+        "include-missing-partial",
+        {"prompts/a.yaml": text("{% include '_partials/nope.jinja' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "cannot include _partials/nope.jinja",
+    ),
+    case(
+        "include-dynamic",
+        {
+            "prompts/a.yaml": text("{% include which %}", "constants: {which: _partials/p.jinja}\n"),
+            "prompts/_partials/p.jinja": "hi\n",
+        },
+        "prompts/a.yaml:1",
+        "include-dynamic",
+        "include a fixed path",
+    ),
+    case(
+        "include-cycle",
+        {
+            "prompts/a.yaml": text("{% include '_partials/loop.jinja' %}"),
+            "prompts/_partials/loop.jinja": "again {% include '_partials/loop.jinja' %}\n",
+        },
+        "prompts/_partials/loop.jinja:1",
+        "include-depth",
+        "includes nest deeper than 10 levels",
+    ),
+    case(
+        "include-binary-partial",
+        {"prompts/a.yaml": text("{% include '_partials/bin.jinja' %}"), "prompts/_partials/bin.jinja": b"\x00\x01"},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "NUL bytes",
+    ),
+    case(
+        "jinja-extends",
+        {"prompts/a.yaml": text("{% extends '_partials/base.jinja' %}"), "prompts/_partials/base.jinja": "base\n"},
+        "prompts/a.yaml:1",
+        "unsupported-tag",
+        "extends/import are not supported",
+    ),
+    case(
+        "jinja-import",
+        {
+            "prompts/a.yaml": text("{% import '_partials/m.jinja' as m %}hi"),
+            "prompts/_partials/m.jinja": "{% macro x() %}x{% endmacro %}\n",
+        },
+        "prompts/a.yaml:1",
+        "unsupported-tag",
+        "extends/import are not supported",
+    ),
+    case(
+        "jinja-from-import",
+        {
+            "prompts/a.yaml": text("{% from '_partials/m.jinja' import x %}hi"),
+            "prompts/_partials/m.jinja": "{% macro x() %}x{% endmacro %}\n",
+        },
+        "prompts/a.yaml:1",
+        "unsupported-tag",
+        "extends/import are not supported",
+    ),
+    # --- Jinja syntax --------------------------------------------------------------------------------------
+    case(
+        "jinja-unclosed-print",
+        {"prompts/a.yaml": block("first", "{{ x")},
+        "prompts/a.yaml:3",
+        "jinja-syntax",
+        "expected 'end of print statement'",
+    ),
+    case(
+        "jinja-unknown-tag",
+        {"prompts/a.yaml": block("first", "second", "{% frobnicate %}")},
+        "prompts/a.yaml:4",
+        "jinja-syntax",
+        "unknown tag 'frobnicate'",
+    ),
+    case(
+        "jinja-unclosed-if",
+        {"prompts/a.yaml": block("{% if true %}", "never closed")},
+        "prompts/a.yaml:3",
+        "jinja-syntax",
+        "The innermost block that needs to be closed is 'if'",
+    ),
+    case(
+        "jinja-loop-controls-not-enabled",
+        {"prompts/a.yaml": text("{% for i in [1] %}{% break %}{% endfor %}")},
+        "prompts/a.yaml:1",
+        "jinja-syntax",
+        "unknown tag 'break'",
+    ),
+    case(
+        "jinja-syntax-in-partial",
+        {
+            "prompts/a.yaml": text("{% include '_partials/bad.jinja' %}"),
+            "prompts/_partials/bad.jinja": "ok\n{% endfor %}\n",
+        },
+        "prompts/_partials/bad.jinja:2",
+        "jinja-syntax",
+        "unknown tag 'endfor'",
+    ),
+    case(
+        "jinja-syntax-crlf-line-endings",
+        {"prompts/a.yaml": ("# c\r\nprompt: |\r\n  one\r\n  two {{ x\r\n  three\r\n" + SKIP).encode()},
+        "prompts/a.yaml:5",
+        "jinja-syntax",
+        "got 'three'",
+    ),
+    case(
+        "jinja-deep-parentheses",
+        {"prompts/a.yaml": text("{{ " + "(" * 120 + "1" + ")" * 120 + " }}")},
+        "prompts/a.yaml:1",
+        "jinja-syntax",
+    ),
+    case(
+        "jinja-deep-if-blocks",
+        {"prompts/a.yaml": text("{% if true %}" * 120 + "x" + "{% endif %}" * 120)},
+        "prompts/a.yaml:1",
+        "render-error",
+    ),
+    # --- template injection: the sandbox and the static checks refuse them; the canary proves nothing ran ------
+    case(
+        "inject-str-class-mro",
+        {"prompts/a.yaml": text("{{ ''.__class__.__mro__ }}")},
+        "prompts/a.yaml:1",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-cycler-init-globals",
+        {"prompts/a.yaml": text("{{ cycler.__init__.__globals__.os.system('touch CANARY') }}")},
+        "prompts/a.yaml:1",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-self-init-globals",
+        {"prompts/a.yaml": text("{{ self.__init__.__globals__.__builtins__.open('CANARY', 'w') }}")},
+        "prompts/a.yaml:1",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-lipsum-globals",
+        {"prompts/a.yaml": text("{{ lipsum.__globals__.os.popen('touch CANARY').read() }}")},
+        "prompts/a.yaml:1",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-namespace-globals-os",
+        {"prompts/a.yaml": text("{{ namespace.__init__.__globals__.os.system('touch CANARY') }}")},
+        "prompts/a.yaml:1",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-subclasses-popen",
+        {
+            "prompts/a.yaml": text(
+                "{% for c in [].__class__.__base__.__subclasses__() %}"
+                "{% if c.__name__ == 'Popen' %}{{ c(['touch', 'CANARY']) }}{% endif %}{% endfor %}"
+            )
+        },
+        "prompts/a.yaml:1",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-config-items-undeclared",
+        {"prompts/a.yaml": text("{{ config.items() }}")},
+        "prompts/a.yaml:1",
+        "undeclared-variable",
+        "'config' is not defined",
+    ),
+    case(
+        "inject-name-mangled-context",
+        {"prompts/a.yaml": text("{{ self._TemplateReference__context.environment }}")},
+        "prompts/a.yaml:1",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-dunder-in-partial",
+        {
+            "prompts/a.yaml": text("{% include '_partials/p.jinja' %}"),
+            "prompts/_partials/p.jinja": "ok\n{{ ().__class__ }}\n",
+        },
+        "prompts/_partials/p.jinja:2",
+        "unsafe-template",
+        "private or dunder attributes",
+    ),
+    case(
+        "inject-attr-filter",
+        {"prompts/a.yaml": "# x\nprompt: \"{{ ''|attr('__class__') }}\"\n" + SKIP},
+        "prompts/a.yaml:2",
+        "render-error",
+        "access to attribute '__class__' of 'str' object is unsafe",
+    ),
+    case(
+        "inject-computed-getitem",
+        {"prompts/a.yaml": text("{{ ''['__cla' ~ 'ss__'] }}")},
+        "prompts/a.yaml:1",
+        "render-error",
+        "is unsafe",
+    ),
+    # --- resource bombs the sandbox bounds -------------------------------------------------------------------
+    case(
+        "bomb-string-repeat",
+        {"prompts/a.yaml": text("{{ 'a' * 10**9 }}")},
+        "prompts/a.yaml:1",
+        "render-error",
+        "repetition too large",
+    ),
+    case(
+        "bomb-power-tower",
+        {"prompts/a.yaml": text("{{ 10 ** (10 ** 10) }}")},
+        "prompts/a.yaml:1",
+        "render-error",
+        "power too large",
+    ),
+    case(
+        "bomb-range",
+        {"prompts/a.yaml": text("{{ range(10**9)|list }}")},
+        "prompts/a.yaml:1",
+        "render-error",
+        "Range too big",
+    ),
+    case(
+        "bomb-recursive-macro",
+        {"prompts/a.yaml": text("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}")},
+        "prompts/a.yaml:1",
+        "render-error",
+        "maximum recursion depth",
+    ),
+    # --- what Langfuse would misread ------------------------------------------------------------------------
+    case(
+        "raw-block-literal-braces",
+        {"prompts/a.yaml": text("Say {% raw %}{{x}}{% endraw %} please")},
+        "prompts/a.yaml:1:1",
+        "literal-braces",
+        "contains '{{x}}'",
+    ),
+    case(
+        "string-literal-braces",
+        {"prompts/a.yaml": text("Say {{ '{{' }}x{{ '}}' }} please")},
+        "prompts/a.yaml:1:1",
+        "literal-braces",
+        "contains '{{x}}'",
+    ),
+    case(
+        "undeclared-variable",
+        {"prompts/a.yaml": block("hello", "{{ customer }}")},
+        "prompts/a.yaml:3",
+        "undeclared-variable",
+        "'customer' is not defined",
+    ),
+    case(
+        "runtime-variable-in-if",
+        {"prompts/a.yaml": "prompt: '{% if who %}x{% endif %}'\nvariables:\n  who: {}\n" + SKIP},
+        "prompts/a.yaml:1",
+        "runtime-variable-in-logic",
+        "an {% if %} condition",
+    ),
+    # --- names, labels ---------------------------------------------------------------------------------------
+    case(
+        "duplicate-names",
+        {"prompts/a.yaml": "name: shared\nprompt: hi\n" + SKIP, "prompts/b.yaml": "name: shared\nprompt: hi\n" + SKIP},
+        "prompts/b.yaml:1:1",
+        "duplicate-name",
+        "already used by prompts/a.yaml",
+    ),
+    case(
+        "duplicate-names-yml-and-yaml",
+        {"prompts/a.yml": "prompt: hi\n" + SKIP, "prompts/a.yaml": "prompt: hi\n" + SKIP},
+        "prompts/a.yml:1:1",
+        "duplicate-name",
+        "already used by prompts/a.yaml",
+    ),
+    case(
+        "reserved-name-from-path",
+        {"prompts/new.yaml": "prompt: hi\n" + SKIP},
+        "prompts/new.yaml:1:1",
+        "invalid-name",
+        "is reserved by Langfuse",
+    ),
+    case(
+        "name-with-pipe",
+        {"prompts/a.yaml": "name: a|b\nprompt: hi\n" + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "must not contain '|'",
+    ),
+    case(
+        "name-only-spaces",
+        {"prompts/a.yaml": "name: '  '\nprompt: hi\n" + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "must not be empty",
+    ),
+    case(
+        "label-uppercase",
+        {"prompts/a.yaml": "prompt: hi\nlabels: [Staging]\n" + SKIP},
+        "prompts/a.yaml:2:10",
+        "invalid-label",
+        "must be lowercase",
+    ),
+    case(
+        "label-production",
+        {"prompts/a.yaml": "prompt: hi\nlabels: [production]\n" + SKIP},
+        "prompts/a.yaml:2:10",
+        "invalid-label",
+        "is managed by promptops",
+    ),
+    # --- datasets and experiments ---------------------------------------------------------------------------
+    case(
+        "missing-dataset",
+        {"prompts/a.yaml": "prompt: hi\nexperiment:\n  dataset: nowhere\n"},
+        "prompts/a.yaml:3:3",
+        "unknown-dataset",
+        "dataset 'nowhere' does not exist",
+    ),
+    case(
+        "dataset-name-path-escape",
+        {"prompts/a.yaml": "prompt: hi\nexperiment: {dataset: ../../etc/passwd}\n"},
+        "prompts/a.yaml:2:14",
+        "unknown-dataset",
+        "does not exist in prompts/datasets/",
+    ),
+    case(
+        "missing-experiment",
+        {"prompts/a.yaml": "prompt: hi\n"},
+        "prompts/a.yaml:1:1",
+        "missing-experiment",
+        "add `experiment:`",
+    ),
+    case(
+        "unknown-evaluator-kind",
+        {
+            "prompts/a.yaml": "prompt: hi\nexperiment:\n  dataset: d\n  evaluators: [{type: vibes}]\n",
+            "prompts/datasets/d.yaml": "items:\n  - {id: a, input: {}}\n",
+        },
+        "prompts/a.yaml:4:16",
+        "evaluator",
+        "unknown evaluator kind 'vibes'",
+    ),
+    case(
+        "dataset-jsonl-line-not-json",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.jsonl": '{"id": "a", "input": {}}\n{id: b}\n'},
+        "prompts/datasets/d.jsonl:2:2",
+        "json-syntax",
+        "invalid JSON",
+    ),
+    case(
+        "dataset-jsonl-line-is-array",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.jsonl": "[1, 2]\n"},
+        "prompts/datasets/d.jsonl:1:1",
+        "dataset-schema",
+        "is not of type 'object'",
+    ),
+    case(
+        "dataset-item-without-id",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": "items:\n  - input: {q: x}\n"},
+        "prompts/datasets/d.yaml:2:5",
+        "dataset-schema",
+        "'id' is a required property",
+    ),
+    case(
+        "dataset-jsonl-item-without-id",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.jsonl": '{"input": {}}\n'},
+        "prompts/datasets/d.jsonl:1:1",
+        "dataset-schema",
+        "'id' is a required property",
+    ),
+    case(
+        "dataset-duplicate-ids",
+        {
+            "prompts/a.yaml": DATASET_USER,
+            "prompts/datasets/d.yaml": "items:\n  - {id: a, input: {}}\n  - {id: a, input: {}}\n",
+        },
+        "prompts/datasets/d.yaml:3",
+        "duplicate-item-id",
+        "item id 'a' is used again",
+    ),
+    case(
+        "dataset-top-level-list",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": "- {id: a, input: {}}\n"},
+        "prompts/datasets/d.yaml:1:1",
+        "dataset-schema",
+        "the top level must be a mapping",
+    ),
+    case(
+        "dataset-without-items",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": "description: nothing\n"},
+        "prompts/datasets/d.yaml:1:1",
+        "dataset-schema",
+        "'items' is a required property",
+    ),
+    case(
+        "dataset-knowledge-doc-without-text",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": "knowledge_base: [{id: k}]\nitems: []\n"},
+        "prompts/datasets/d.yaml:1:18",
+        "dataset-schema",
+        "'text' is a required property",
+    ),
+    case(
+        "dataset-binary",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.jsonl": b"\x00\x00"},
+        "prompts/datasets/d.jsonl:1",
+        "binary-file",
+        "NUL bytes",
+    ),
+    case(
+        "dataset-yaml-syntax",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": "items: [\n"},
+        "prompts/datasets/d.yaml:2:1",
+        "yaml-syntax",
+        "did not find expected node content",
+    ),
+    case(
+        "dataset-python-tag",
+        {
+            "prompts/a.yaml": DATASET_USER,
+            "prompts/datasets/d.yaml": "items: !!python/object/apply:os.system [['touch CANARY']]\n",
+        },
+        "prompts/datasets/d.yaml:1:8",
+        "yaml-tag",
+    ),
+    case(
+        "dataset-missing-runtime-variable",
+        {
+            "prompts/a.yaml": "prompt: '{{ q }}'\nvariables: {q: {}}\nexperiment: {dataset: d}\n",
+            "prompts/datasets/d.yaml": "items:\n  - {id: a, input: {}}\n",
+        },
+        "prompts/datasets/d.yaml:2",
+        "dataset-missing-variable",
+        "item 'a' has no input 'q'",
+    ),
+    # --- secrets ---------------------------------------------------------------------------------------------
+    case(
+        "secret-openai-key-in-prompt",
+        {"prompts/a.yaml": "prompt: key sk-abcdefghijklmnopqrstuvwx\n" + SKIP},
+        "prompts/a.yaml:1:13",
+        "secret",
+        "this looks like an OpenAI API key",
+    ),
+    case(
+        "secret-aws-key-in-partial",
+        {
+            "prompts/a.yaml": text("{% include '_partials/p.jinja' %}"),
+            "prompts/_partials/p.jinja": "id AKIAABCDEFGHIJKLMNOP\n",
+        },
+        "prompts/_partials/p.jinja:1:4",
+        "secret",
+        "AWS access key",
+    ),
+]
+
+
+def build(tmp_path: Path, bad: Case) -> tuple[Path, Path]:
+    """Create the case's repository below tmp_path; return the repository root and the canary path."""
+    canary = tmp_path / "canary"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name, content in bad.outside.items():
+        (outside / name).write_text(content, "utf-8")
+    files = {p: c.replace("CANARY", str(canary)) if isinstance(c, str) else c for p, c in bad.files.items()}
+    root = make_project(tmp_path / "repo", files)
+    for link, target in bad.links.items():
+        path = root / link
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(path.name if target == "LOOP" else outside / target)
+    return root, canary
+
+
+def matches(line: str, bad: Case) -> bool:
+    """Return whether a diagnostic line is at `bad.where` with `bad.code` and mentions `bad.message`."""
+    found = DIAGNOSTIC.match(line)
+    if found is None:
+        return False
+    loc = found["loc"]
+    at = loc == bad.where or loc.startswith(bad.where + ":")
+    return at and found["severity"] == "error" and found["code"] == bad.code and bad.message in found["message"]
+
+
+@pytest.mark.parametrize("bad", CORPUS)
+def test_broken_repository_is_reported_not_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: Case
+) -> None:
+    monkeypatch.setenv("PROMPTOPS_HOME", str(tmp_path / "home"))  # where a crash log would go
+    root, canary = build(tmp_path, bad)
+    run = run_cli(capsys, "--project", str(root), "validate")
+    assert "Traceback" not in run.out + run.err
+    assert not canary.exists(), "a payload ran"
+    assert not (tmp_path / "home").exists(), run.err  # no crash log: every problem is a diagnostic
+    assert run.code == 1, run.out + run.err
+    lines = run.out.splitlines()
+    assert [line for line in lines if not DIAGNOSTIC.match(line)] == [], "one diagnostic per line"
+    assert any(matches(line, bad) for line in lines), run.out
+    assert SUMMARY.match(run.err.strip()), run.err
+    assert "STOLEN" not in run.out + run.err  # nothing from outside the repository is read into a message
+
+
+def test_corpus_is_large_and_distinct() -> None:
+    ids = [param.id for param in CORPUS]  # type: ignore[attr-defined]
+    assert len(ids) >= 40 and len(set(ids)) == len(ids)
+    contents = [repr(sorted(param.values[0].files.items())) + repr(param.values[0].links) for param in CORPUS]  # type: ignore[attr-defined]
+    assert len(set(contents)) == len(contents)
+
+
+def test_left_associative_power_is_harmless(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Jinja's ** is left-associative: 10 ** 10 ** 10 is (10 ** 10) ** 10 = 10**100, a valid constant
+    # (Python would read it as 10 ** (10 ** 10), which is the bomb in the corpus).
+    root = make_project(tmp_path / "repo", {"prompts/a.yaml": text("{{ 10 ** 10 ** 10 }}")})
+    run = run_cli(capsys, "--project", str(root), "validate")
+    assert (run.code, run.out) == (0, "")
+    assert run.err == "ok: 0 error(s), 0 warning(s) in 1 prompt(s) and 0 dataset(s)\n"
+
+
+# --- resource bombs: in a child process with 512 MiB of memory and 2 s of CPU, so a miss cannot hang CI ---
+
+BOMBS = [
+    pytest.param("{{ '%999999999s' % 'x' }}", id="percent-format-width"),
+    pytest.param("{{ 'x'|center(999999999) }}", id="center-filter"),
+    pytest.param("{{ '{:999999999}'.format('x') }}", id="format-width"),
+    pytest.param(
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+        id="nested-range-loops",
+    ),
+    pytest.param(
+        "{{ (((9 ** 100) ** 100) ** 100) ** 100 }}", id="power-chain"
+    ),
+]
+
+
+def _limits() -> None:  # runs in the child before exec
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+    resource.setrlimit(resource.RLIMIT_CPU, (2, 2))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="uses Linux resource limits")
+@pytest.mark.parametrize("template", BOMBS)
+def test_resource_bomb_is_refused_within_limits(tmp_path: Path, template: str) -> None:
+    root = make_project(tmp_path / "repo", {"prompts/a.yaml": text(template)})
+    env = {**os.environ, "PROMPTOPS_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "--project", str(root), "validate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=_limits,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("prompts/a.yaml:1:1: error[render-error]: "), done.stdout
