@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from promptops.model import RenderedPrompt
 from promptops.plan import plan, plan_prompt
-from promptops.registry.base import Provenance, PromptState
+from promptops.registry.base import PromptState, Provenance
 
 
 def rendered(name: str = "p", content_hash: str = "sha256:new") -> RenderedPrompt:

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 from promptops.errors import ConfigError
+from promptops.model import ProjectConfig
 from promptops.registry.base import Registry
 
-# name -> "module:factory"; a factory takes (project root, registry path from config) and returns a Registry.
+# name -> "module:factory"; a factory takes (project root, project config) and returns a Registry.
 REGISTRIES = {
     "local": "promptops.registry.local:open_local",
     "langfuse": "promptops.registry.langfuse:open_langfuse",
@@ -27,9 +28,9 @@ def resolve_name(requested: str | None, configured: str) -> str:
     return name
 
 
-def open_registry(name: str, root: Path, registry_path: str) -> Registry:
+def open_registry(name: str, root: Path, config: ProjectConfig) -> Registry:
     """Open the named registry for the project at `root`."""
     module_name, _, factory = REGISTRIES[name].partition(":")
     module = importlib.import_module(module_name)
-    registry: Registry = getattr(module, factory)(root, registry_path)
+    registry: Registry = getattr(module, factory)(root, config)
     return registry

@@ -1,0 +1,109 @@
+"""`promptops diff`: what sync would do, prompt by prompt, with the rendered text and config diffs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from promptops.cli import settings
+from promptops.cli.output import echo_json
+
+SYMBOLS = {
+    "new": "+",
+    "changed": "~",
+    "changed-outside-git": "!",
+    "pending": "?",
+    "unchanged": "=",
+    "rejected": "x",
+    "rolled-back": "<",
+    "orphan": "-",
+}
+
+
+def diff_rows(result: Any) -> list[dict[str, Any]]:
+    """Return the JSON form of a DiffResult."""
+    rows = []
+    for d in result.prompts:
+        state = d.plan.state
+        rows.append(
+            {
+                "name": d.plan.name,
+                "status": d.plan.status,
+                "action": d.plan.action,
+                "pending": d.plan.pending,
+                "latest_version": state.latest_version if state else None,
+                "production_version": state.production_version if state else None,
+                "content_hash": d.plan.rendered.content_hash if d.plan.rendered else None,
+                "text_diff": d.text_diff,
+                "config_diff": d.config_diff,
+            }
+        )
+    return rows
+
+
+def summary(result: Any) -> str:
+    """Return a one-line count of prompts by status."""
+    counts: dict[str, int] = {}
+    for d in result.prompts:
+        counts[d.plan.status] = counts.get(d.plan.status, 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    verdict = "changes pending" if result.pending else "in sync"
+    return f"{verdict}: {parts}" if parts else "in sync: no prompts"
+
+
+def echo_text(result: Any, *, show_diffs: bool) -> None:
+    """Print one line per prompt and, for changed prompts, their diffs."""
+    width = max((len(d.plan.name) for d in result.prompts), default=0)
+    for d in result.prompts:
+        click.echo(f"{SYMBOLS[d.plan.status]} {d.plan.name:<{width}}  {d.plan.status}: {d.plan.action}")
+        if show_diffs:
+            for text in (d.text_diff, d.config_diff):
+                if text:
+                    click.echo(text.rstrip("\n"))
+
+
+def echo_markdown(result: Any) -> None:
+    """Print the plan as a Markdown table with diffs in fenced blocks."""
+    click.echo("| | prompt | status | plan |\n|---|---|---|---|")
+    for d in result.prompts:
+        click.echo(f"| {SYMBOLS[d.plan.status]} | `{d.plan.name}` | {d.plan.status} | {d.plan.action} |")
+    for d in result.prompts:
+        if d.text_diff or d.config_diff:
+            click.echo(
+                f"\n<details><summary>{d.plan.name}</summary>\n\n```diff\n{d.text_diff}{d.config_diff}```\n</details>"
+            )
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Text for terminals, Markdown for PR comments.",
+)
+@click.pass_context
+def diff(ctx: click.Context, names: tuple[str, ...], as_json: bool, fmt: str) -> None:
+    """Show what `promptops sync` would do for each prompt (or only NAMES).
+
+    Statuses: new, changed (with the rendered text and config diff), changed-outside-git (the
+    newest version was not made by promptops), pending (not yet judged by the gate), unchanged,
+    rejected, rolled-back, orphan (in the registry, gone from git). Exit codes as
+    `terraform plan -detailed-exitcode`: 0 in sync, 2 changes pending, 1 errors.
+    """
+    from promptops import api
+
+    result = api.diff(settings(ctx), names)
+    click.echo(f"registry: {result.registry}", err=True)
+    if as_json:
+        echo_json(diff_rows(result))
+    elif fmt == "markdown":
+        echo_markdown(result)
+    else:
+        echo_text(result, show_diffs=True)
+    click.echo(summary(result), err=True)
+    ctx.exit(2 if result.pending else 0)

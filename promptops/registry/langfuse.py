@@ -1,0 +1,366 @@
+"""The Langfuse registry: prompts and datasets of one Langfuse project, through the langfuse SDK's client.
+
+Costs are what make this usable on hundreds of prompts: the state of every prompt comes from two paginated
+listings (label=latest and label=production: REFERENCE §2.1 says each PromptMeta then describes exactly that
+version, `lastConfig` included, and our provenance lives in the config). Creating a version is the one
+non-idempotent write (REFERENCE §0.7, §3.4), so it is never retried blindly: the newest version is re-read
+first, and a version that already carries our content hash is returned instead of created again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from promptops.errors import ConfigError, LabelNotFound, PromptNotFound, PromptopsError, RegistryError
+from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt
+from promptops.registry.base import (
+    LATEST,
+    PRODUCTION,
+    DatasetSyncResult,
+    PromptState,
+    PromptVersion,
+    Provenance,
+    RemoteItem,
+)
+from promptops.registry.langfuse_errors import MAX_ATTEMPTS, NO_SDK_RETRIES, Caller, server_message, status_of, wait_for
+from promptops.registry.langfuse_wire import canonical, create_request, same_item, to_remote_item, to_state, to_version
+
+DEFAULT_HOST = "https://cloud.langfuse.com"
+DEFAULT_TIMEOUT_S = 10.0
+PAGE_LIMIT = 100  # the server's maximum for prompt and dataset item listings
+WORKERS = 8  # concurrent requests for list pages, labelled versions and dataset items
+LATEST_IS_MANAGED = "the label 'latest' is always on the newest version and cannot be set"
+
+
+def open_langfuse(root: Path, config: ProjectConfig) -> LangfuseRegistry:
+    """Open the project of LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY at LANGFUSE_BASE_URL (or LANGFUSE_HOST)."""
+    public_key = os.environ.get("LANGFUSE_PUBLIC_KEY", "").strip()
+    secret_key = os.environ.get("LANGFUSE_SECRET_KEY", "").strip()
+    if not public_key or not secret_key:
+        raise ConfigError(
+            "the langfuse registry needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (a project's API keys); "
+            "set both, or use --registry local"
+        )
+    host = (os.environ.get("LANGFUSE_BASE_URL") or os.environ.get("LANGFUSE_HOST") or DEFAULT_HOST).strip()
+    return LangfuseRegistry(
+        public_key, secret_key, host.rstrip("/"), timeout=timeout_from_env(), redact_patterns=config.redact_patterns
+    )
+
+
+def timeout_from_env() -> float:
+    """Return LANGFUSE_TIMEOUT in seconds (default 10)."""
+    raw = os.environ.get("LANGFUSE_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigError(f"LANGFUSE_TIMEOUT must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def mask_key(public_key: str) -> str:
+    """Return a public key shortened for display: `pk-lf-…1a2b`."""
+    return f"{public_key[:6]}…{public_key[-4:]}" if len(public_key) > 10 else "…"
+
+
+class LangfuseRegistry:
+    """A Langfuse project as a promptops registry. `.client` is its own SDK client, reused for tracing."""
+
+    name = "langfuse"
+
+    def __init__(
+        self,
+        public_key: str,
+        secret_key: str,
+        host: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        sleep: Callable[[float], None] = time.sleep,
+        redact_patterns: Sequence[str] = (),
+    ) -> None:
+        from langfuse import Langfuse
+
+        from promptops.tracing.langfuse import make_mask
+
+        self.host = host
+        self.public_key = public_key
+        # Explicit settings, not get_client(): the SDK keeps one set of settings per public key (REFERENCE §1.3).
+        self.client = Langfuse(
+            public_key=public_key,
+            secret_key=secret_key,
+            base_url=host,
+            timeout=timeout,  # type: ignore[arg-type]
+            mask=make_mask(redact_patterns),  # personal data and secrets never leave the process
+        )
+        _refuse_shared_settings(self.client, public_key, secret_key, host)
+        self.calls = Caller(host, timeout, sleep)
+
+    def describe(self) -> str:
+        """Return e.g. `Langfuse at https://cloud.langfuse.com (project keys pk-lf-…1a2b)`; never the secret."""
+        return f"Langfuse at {self.host} (project keys {mask_key(self.public_key)})"
+
+    # -- prompts: reads ------------------------------------------------------------------------
+
+    def list_prompts(self) -> list[PromptState]:
+        """Return every prompt's state from two listings, label=latest and label=production."""
+        metas = self._listings((LATEST, PRODUCTION))
+        production = {m.name: m for m in metas[PRODUCTION]}
+        latest = {m.name: m for m in metas[LATEST]}  # by name: a page boundary shifting mid-listing repeats one
+        return [to_state(meta, production.get(name)) for name, meta in sorted(latest.items())]
+
+    def _listings(self, labels: Sequence[str]) -> dict[str, list[Any]]:
+        """Fetch page 1 of each listing at once, then (totalPages now known) all remaining pages at once."""
+        with ThreadPoolExecutor(WORKERS) as pool:
+            firsts = {label: pool.submit(self._page, label, 1) for label in labels}
+            metas = {label: list(first.result().data) for label, first in firsts.items()}
+            rest = [
+                (label, pool.submit(self._page, label, page))
+                for label, first in firsts.items()
+                for page in range(2, first.result().meta.total_pages + 1)
+            ]
+            for label, future in rest:
+                metas[label].extend(future.result().data)
+        return metas
+
+    def _page(self, label: str, page: int) -> Any:
+        return self.calls.call(
+            f"listing prompts labelled {label} (page {page})",
+            lambda: self.client.api.prompts.list(
+                label=label, page=page, limit=PAGE_LIMIT, request_options=NO_SDK_RETRIES
+            ),
+        )
+
+    def _meta(self, name: str) -> Any | None:
+        """Return the PromptMeta over all versions of `name` (one request), or None if it has none."""
+        page = self.calls.call(
+            f"listing {name}",
+            lambda: self.client.api.prompts.list(name=name, limit=PAGE_LIMIT, request_options=NO_SDK_RETRIES),
+        )
+        return next((m for m in page.data if m.name == name), None)
+
+    def get_version(self, name: str, *, version: int | None = None, label: str | None = None) -> PromptVersion:
+        """Return one version by number or label (default: production)."""
+        if version is not None and label is not None:
+            raise RegistryError(f"ask for a version or a label of {name!r}, not both")
+        label = label if version is not None or label else PRODUCTION
+        found = self._fetch(name, version=version, label=None if version is not None else label)
+        if found is None:
+            raise self._not_found(name, version, label)
+        return found
+
+    def _fetch(self, name: str, *, version: int | None = None, label: str | None = None) -> PromptVersion | None:
+        """Return the version, or None on 404. Uses api.prompts.get: get_prompt would cache and retry 404s."""
+        from langfuse.api.core.api_error import ApiError
+
+        try:
+            prompt = self.calls.call(
+                f"reading {name}",
+                lambda: self.client.api.prompts.get(
+                    quote(name, safe=""), version=version, label=label, request_options=NO_SDK_RETRIES
+                ),
+                passthrough=(404,),
+            )
+        except ApiError:  # only 404s get here; everything else became a RegistryError
+            return None
+        return to_version(prompt)
+
+    def _not_found(self, name: str, version: int | None, label: str | None) -> PromptopsError:
+        """Say precisely what is missing: the prompt, the version, or the label (one listing request)."""
+        meta = self._meta(name)
+        if meta is None:
+            return PromptNotFound(f"prompt {name!r} is not in {self.describe()}")
+        if version is not None:
+            versions = sorted(meta.versions)
+            return PromptNotFound(
+                f"prompt {name!r} has no version {version} ({len(versions)} version(s), the newest is {versions[-1]})"
+            )
+        return LabelNotFound(
+            f"no version of {name!r} carries the label {label!r} (its labels: {', '.join(sorted(meta.labels))})"
+        )
+
+    def all_labels(self, name: str) -> tuple[str, ...]:
+        """Return the union of the labels on every version of the name, sorted (one listing request)."""
+        meta = self._meta(name)
+        if meta is None:
+            raise PromptNotFound(f"prompt {name!r} is not in {self.describe()}")
+        return tuple(sorted(meta.labels))
+
+    def labelled_versions(self, name: str) -> list[PromptVersion]:
+        """Return every version carrying a label other than `latest`, lowest first (listing + one get per label)."""
+        wanted = [label for label in self.all_labels(name) if label != LATEST]
+        with ThreadPoolExecutor(WORKERS) as pool:
+            found = list(pool.map(lambda label: self._fetch(name, label=label), wanted))
+        by_number = {v.version: v for v in found if v is not None}  # a label moved meanwhile: 404, skipped
+        return [by_number[n] for n in sorted(by_number)]
+
+    # -- prompts: writes -----------------------------------------------------------------------
+
+    def create_version(
+        self, rendered: RenderedPrompt, provenance: Provenance, *, labels: Sequence[str] = (), commit_message: str
+    ) -> PromptVersion:
+        """Create the next version; re-read before every attempt so a lost answer never becomes a duplicate."""
+        from langfuse.api.core.api_error import ApiError
+
+        doing = f"creating a version of {rendered.name}"
+        for attempt in range(MAX_ATTEMPTS):
+            newest = self._fetch(rendered.name, label=LATEST)
+            if _is_ours(newest, provenance):
+                assert newest is not None
+                return newest  # a concurrent run made it, or our earlier attempt did and its answer was lost
+            expected = (newest.version if newest else 0) + 1
+            request = create_request(rendered, replace(provenance, expected_version=expected), labels, commit_message)
+            try:
+                created = self.client.api.prompts.create(request=request, request_options=NO_SDK_RETRIES)
+            except Exception as exc:  # classified below; anything that is not a request failure re-raises there
+                failure = self.calls.failure(exc, doing)
+                clash = isinstance(exc, ApiError) and status_of(exc) == 400 and "unique" in server_message(exc)
+                if not (failure.retriable or clash) or attempt == MAX_ATTEMPTS - 1:
+                    raise RegistryError(failure.message) from None
+                self.calls.sleep(wait_for(failure, attempt))
+                continue
+            self.client.clear_prompt_cache()  # this process' get_prompt must not serve the old `latest`
+            return to_version(created)
+        raise AssertionError("unreachable")
+
+    def set_labels(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
+        """Add labels to a version, moving each off any other version of the name (PATCH is idempotent)."""
+        from langfuse.api.core.api_error import ApiError
+
+        if LATEST in labels:
+            raise RegistryError(f"{name}: {LATEST_IS_MANAGED}")
+        try:
+            updated = self.calls.call(
+                f"moving labels {', '.join(labels)} of {name} to version {version}",
+                lambda: self.client.api.prompt_version.update(
+                    quote(name, safe=""), version, new_labels=list(labels), request_options=NO_SDK_RETRIES
+                ),
+                passthrough=(404,),
+            )
+        except ApiError:
+            raise self._not_found(name, version, None) from None
+        self.client.clear_prompt_cache()
+        return to_version(updated)
+
+    # -- datasets ------------------------------------------------------------------------------
+
+    def sync_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
+        """Create or update the dataset, upsert changed items by id, archive items no longer in git."""
+        created = self._ensure_dataset(dataset)
+        remote = {} if created else {item.id: item for item in self.dataset_items(dataset.name)}
+        changed = [item for item in dataset.items if not same_item(item, remote.get(item.id))]
+        in_git = {item.id for item in dataset.items}
+        gone = sorted(set(remote) - in_git)
+        with ThreadPoolExecutor(WORKERS) as pool:
+            # list() re-raises the first failure here instead of losing it in the pool
+            list(pool.map(lambda item: self._upsert_item(dataset.name, item.id, item, "ACTIVE"), changed))
+            list(pool.map(lambda item_id: self._upsert_item(dataset.name, item_id, None, "ARCHIVED"), gone))
+        return DatasetSyncResult(dataset.name, created, len(changed), len(gone), len(dataset.items) - len(changed))
+
+    def _ensure_dataset(self, dataset: DatasetSpec) -> bool:
+        """Create the dataset if missing (return True), or update description/metadata if they differ."""
+        from langfuse.api.core.api_error import ApiError
+
+        try:
+            current = self.calls.call(
+                f"reading dataset {dataset.name}",
+                lambda: self.client.api.datasets.get(quote(dataset.name, safe=""), request_options=NO_SDK_RETRIES),
+                passthrough=(404,),
+            )
+        except ApiError:
+            current = None
+        wanted_metadata = dict(dataset.metadata)
+        if current is not None and (current.description or "") == dataset.description:
+            if canonical(current.metadata or {}) == canonical(wanted_metadata):
+                return False
+        # The low-level create omits the JSON-schema fields: SDK create_dataset sends them as null, and the
+        # server's upsert-by-name then wipes schemas someone set in the UI (REFERENCE §0.9).
+        self.calls.call(
+            f"creating dataset {dataset.name}",
+            lambda: self.client.api.datasets.create(
+                name=dataset.name,
+                description=dataset.description,
+                metadata=wanted_metadata,
+                request_options=NO_SDK_RETRIES,
+            ),
+        )
+        return current is None
+
+    def _upsert_item(self, dataset: str, item_id: str, item: DatasetItem | None, status: str) -> None:
+        """Upsert one item by id: the same body twice is the same result, so retries are safe."""
+        from langfuse.api import DatasetStatus
+
+        fields: dict[str, Any] = {}
+        if item is not None:
+            fields = {
+                "input": dict(item.input),
+                "expected_output": item.expected_output,
+                "metadata": dict(item.metadata),
+            }
+        self.calls.call(
+            f"writing item {item_id} of dataset {dataset}",
+            lambda: self.client.api.dataset_items.create(
+                dataset_name=dataset,
+                id=item_id,
+                status=DatasetStatus(status),
+                request_options=NO_SDK_RETRIES,
+                **fields,
+            ),
+        )
+
+    def dataset_items(self, name: str) -> list[RemoteItem]:
+        """Return the active items of a dataset (the API lists no archived ones)."""
+        from langfuse.api.core.api_error import ApiError
+
+        def page(number: int) -> Any:
+            return self.calls.call(
+                f"listing items of dataset {name}",
+                lambda: self.client.api.dataset_items.list(
+                    dataset_name=name, page=number, limit=PAGE_LIMIT, request_options=NO_SDK_RETRIES
+                ),
+                passthrough=(404,),
+            )
+
+        try:
+            first = page(1)
+        except ApiError:
+            raise RegistryError(f"dataset {name!r} is not in {self.describe()}") from None
+        pages = [first]
+        if first.meta.total_pages > 1:
+            with ThreadPoolExecutor(WORKERS) as pool:
+                pages += list(pool.map(page, range(2, first.meta.total_pages + 1)))
+        return [to_remote_item(item) for p in pages for item in p.data]
+
+    def close(self) -> None:
+        """Flush what the SDK buffered (traces, scores); the client stays usable by this process."""
+        self.client.flush()
+
+
+def _refuse_shared_settings(client: Any, public_key: str, secret_key: str, host: str) -> None:
+    """Fail loudly when an earlier client with this public key in this process has another host or secret.
+
+    The SDK would silently reuse the first client's settings (REFERENCE §1.3) and talk to the wrong place.
+    """
+    resources = getattr(client, "_resources", None)
+    existing = str(getattr(resources, "base_url", host)).rstrip("/")
+    if existing != host or getattr(resources, "secret_key", secret_key) != secret_key:
+        raise RegistryError(
+            f"this process already uses Langfuse key {mask_key(public_key)} with {existing} and its secret key; "
+            f"the SDK keeps one set of settings per public key, so it cannot also use {host} or another secret"
+        )
+
+
+def _is_ours(version: PromptVersion | None, provenance: Provenance) -> bool:
+    if version is None or not version.made_by_promptops:
+        return False
+    found = version.provenance
+    return found is not None and found.content_hash == provenance.content_hash

@@ -1,0 +1,388 @@
+"""The local registry: Langfuse's prompt and dataset semantics in one SQLite file (default .promptops/registry.db).
+
+Safe under concurrent processes: WAL mode, a busy timeout, and every change inside one `BEGIN IMMEDIATE`
+transaction, so two writers queue instead of interleaving (no duplicate version numbers, no lost label move).
+Reads never create anything: the folder and file appear on the first write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from promptops.errors import LabelNotFound, PromptNotFound, PromptopsError, RegistryError
+from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt
+from promptops.registry.base import (
+    LATEST,
+    PRODUCTION,
+    PROVENANCE_KEY,
+    DatasetSyncResult,
+    PromptState,
+    PromptVersion,
+    Provenance,
+    RemoteItem,
+)
+from promptops.registry.local_schema import RegistryFile
+
+DEFAULT_PATH = ".promptops/registry.db"
+# Langfuse's create-time label rule and commit message limit (REFERENCE §2.3, §2.4), kept so both agree.
+LABEL_RE = re.compile(r"^[a-z0-9_\-.]{1,36}$")
+COMMIT_MESSAGE_MAX = 500
+LATEST_IS_MANAGED = "the label 'latest' is always on the newest version and cannot be set"
+VERSION_COLUMNS = "name, version, type, prompt, config, tags, commit_message, created_at, created_by"
+
+
+def open_local(root: Path, config: ProjectConfig) -> LocalRegistry:
+    """Open the SQLite registry at `root / config.registry_path` (created on the first write)."""
+    shown = config.registry_path or DEFAULT_PATH
+    return LocalRegistry(root / shown, shown=shown)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(value: Any) -> str:
+    # Sorted keys make equal values equal text, which is how unchanged dataset items are recognised.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _check_labels(labels: Sequence[str]) -> None:
+    bad = [label for label in labels if not LABEL_RE.match(label)]
+    if bad:
+        raise RegistryError(
+            f"invalid label(s) {', '.join(map(repr, bad))}: labels are 1-36 characters of lowercase letters, "
+            "digits, '_', '-' and '.'"
+        )
+
+
+class LocalRegistry:
+    """A registry in one SQLite file; one connection per instance, shared by its threads under a lock."""
+
+    name = "local"
+
+    def __init__(self, path: Path, *, shown: str | None = None) -> None:
+        self.path = path
+        self.shown = shown or str(path)
+        self._file = RegistryFile(path, self.describe())
+        self._read = self._file.read
+        self._write = self._file.write
+
+    def describe(self) -> str:
+        """Return e.g. `local registry at .promptops/registry.db`."""
+        return f"local registry at {self.shown}"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._file.close()
+
+    # -- prompts: reads ------------------------------------------------------------------------
+
+    def list_prompts(self) -> list[PromptState]:
+        """Return every prompt's state: its newest and its production version."""
+        with self._read() as db:
+            if db is None:
+                return []
+            labels: dict[tuple[str, int], list[str]] = {}
+            for name, version, label in db.execute("SELECT name, version, label FROM labels ORDER BY label"):
+                labels.setdefault((name, version), []).append(label)
+            holders = {
+                label: {
+                    row[0]: row
+                    for row in db.execute(
+                        "SELECT v.name, v.version, v.type, v.config FROM prompt_versions v JOIN labels l "
+                        "ON l.name = v.name AND l.version = v.version WHERE l.label = ?",
+                        (label,),
+                    )
+                }
+                for label in (LATEST, PRODUCTION)
+            }
+        states = []
+        for name, (_, version, kind, config) in sorted(holders[LATEST].items()):
+            prod = holders[PRODUCTION].get(name)
+            states.append(
+                PromptState(
+                    name=name,
+                    type=kind,
+                    latest_version=version,
+                    latest_labels=tuple(labels[(name, version)]),
+                    latest_config=json.loads(config),
+                    production_version=prod[1] if prod else None,
+                    production_labels=tuple(labels[(name, prod[1])]) if prod else (),
+                    production_config=json.loads(prod[3]) if prod else None,
+                )
+            )
+        return states
+
+    def get_version(self, name: str, *, version: int | None = None, label: str | None = None) -> PromptVersion:
+        """Return one version by number or label (default: production)."""
+        if version is not None and label is not None:
+            raise RegistryError(f"ask for a version or a label of {name!r}, not both")
+        label = label if version is not None or label else PRODUCTION
+        with self._read() as db:
+            if db is None:
+                raise PromptNotFound(f"prompt {name!r} is not in the {self.describe()}")
+            found = self._find(db, name, version=version, label=None if version is not None else label)
+            if found is None:
+                raise self._not_found(db, name, version, label)
+            return found
+
+    def _find(
+        self, db: sqlite3.Connection, name: str, *, version: int | None = None, label: str | None = None
+    ) -> PromptVersion | None:
+        if version is not None:
+            row = db.execute(
+                f"SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
+        else:
+            row = db.execute(
+                f"SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = ? AND version = "
+                "(SELECT version FROM labels WHERE name = ? AND label = ?)",
+                (name, name, label),
+            ).fetchone()
+        return self._to_version(db, row) if row else None
+
+    @staticmethod
+    def _to_version(db: sqlite3.Connection, row: tuple[Any, ...]) -> PromptVersion:
+        name, version, kind, prompt, config, tags, message, created_at, created_by = row
+        labels = [
+            r[0]
+            for r in db.execute("SELECT label FROM labels WHERE name = ? AND version = ? ORDER BY seq", (name, version))
+        ]
+        content = json.loads(prompt)
+        return PromptVersion(
+            name=name,
+            version=version,
+            type=kind,
+            prompt=content if isinstance(content, str) else tuple(content),
+            config=json.loads(config),
+            labels=tuple(labels),
+            tags=tuple(json.loads(tags)),
+            commit_message=message,
+            created_at=created_at,
+            created_by=created_by,
+        )
+
+    def _not_found(self, db: sqlite3.Connection, name: str, version: int | None, label: str | None) -> PromptopsError:
+        """Say precisely what is missing: the prompt, the version, or the label."""
+        versions = [r[0] for r in db.execute("SELECT version FROM prompt_versions WHERE name = ? ORDER BY 1", (name,))]
+        if not versions:
+            return PromptNotFound(f"prompt {name!r} is not in the {self.describe()}")
+        if version is not None:
+            return PromptNotFound(
+                f"prompt {name!r} has no version {version} ({len(versions)} version(s), the newest is {versions[-1]})"
+            )
+        return LabelNotFound(
+            f"no version of {name!r} carries the label {label!r} (its labels: {', '.join(self._labels(db, name))})"
+        )
+
+    @staticmethod
+    def _labels(db: sqlite3.Connection, name: str) -> list[str]:
+        return [r[0] for r in db.execute("SELECT label FROM labels WHERE name = ? ORDER BY label", (name,))]
+
+    def all_labels(self, name: str) -> tuple[str, ...]:
+        """Return the union of the labels on every version of the name, sorted."""
+        with self._read() as db:
+            labels = self._labels(db, name) if db is not None else []
+        if not labels:
+            raise PromptNotFound(f"prompt {name!r} is not in the {self.describe()}")
+        return tuple(labels)
+
+    def labelled_versions(self, name: str) -> list[PromptVersion]:
+        """Return every version carrying a label other than `latest`, lowest first."""
+        with self._read() as db:
+            if db is None or not self._labels(db, name):
+                raise PromptNotFound(f"prompt {name!r} is not in the {self.describe()}")
+            rows = db.execute(
+                f"SELECT {VERSION_COLUMNS} FROM prompt_versions v WHERE name = ? AND EXISTS (SELECT 1 FROM labels l "
+                "WHERE l.name = v.name AND l.version = v.version AND l.label != ?) ORDER BY version",
+                (name, LATEST),
+            ).fetchall()
+            return [self._to_version(db, row) for row in rows]
+
+    # -- prompts: writes -----------------------------------------------------------------------
+
+    def create_version(
+        self, rendered: RenderedPrompt, provenance: Provenance, *, labels: Sequence[str] = (), commit_message: str
+    ) -> PromptVersion:
+        """Create the next version with provenance; if the newest already is this content from promptops, return it."""
+        with self._write() as db:
+            newest = self._find(db, rendered.name, label=LATEST)
+            ours = newest.provenance if newest is not None and newest.made_by_promptops else None
+            if newest is not None and ours is not None and ours.content_hash == provenance.content_hash:
+                return newest  # another run created it a moment ago
+            number = (newest.version if newest else 0) + 1
+            config = {**rendered.config, PROVENANCE_KEY: replace(provenance, expected_version=number).to_config()}
+            return self._insert(
+                db,
+                rendered.name,
+                rendered.type,
+                rendered.as_langfuse_prompt(),
+                config,
+                labels=labels,
+                tags=rendered.tags,
+                commit_message=commit_message,
+                created_by="promptops",
+            )
+
+    def create_raw_version(
+        self,
+        name: str,
+        prompt: str | list[dict[str, str]],
+        config: dict[str, Any],
+        *,
+        labels: Sequence[str] = (),
+        tags: Sequence[str] | None = None,
+        commit_message: str | None = None,
+        created_by: str = "user",
+    ) -> PromptVersion:
+        """Store the next version exactly as given, as a person or another tool would (no provenance added)."""
+        kind = "text" if isinstance(prompt, str) else "chat"
+        with self._write() as db:
+            return self._insert(
+                db,
+                name,
+                kind,
+                prompt,
+                config,
+                labels=labels,
+                tags=tags,
+                commit_message=commit_message,
+                created_by=created_by,
+            )
+
+    def _insert(
+        self,
+        db: sqlite3.Connection,
+        name: str,
+        kind: str,
+        prompt: Any,
+        config: dict[str, Any],
+        *,
+        labels: Sequence[str],
+        tags: Sequence[str] | None,
+        commit_message: str | None,
+        created_by: str,
+    ) -> PromptVersion:
+        """Append a version with Langfuse's create rules: type fixed per name, labels move, tags on all versions."""
+        _check_labels(labels)
+        if commit_message is not None and len(commit_message) > COMMIT_MESSAGE_MAX:
+            raise RegistryError(f"commit message of {name} is longer than {COMMIT_MESSAGE_MAX} characters")
+        newest = self._find(db, name, label=LATEST)
+        if newest is not None and newest.type != kind:
+            raise RegistryError(f"{name} is a {newest.type} prompt; a version cannot change its type to {kind}")
+        number = (newest.version if newest else 0) + 1
+        kept_tags = list(dict.fromkeys(tags if tags is not None else (newest.tags if newest else ())))
+        db.execute(
+            f"INSERT INTO prompt_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, number, kind, _json(prompt), _json(config), _json(kept_tags), commit_message, _now(), created_by),
+        )
+        db.execute("UPDATE prompt_versions SET tags = ? WHERE name = ?", (_json(kept_tags), name))
+        self._move(db, name, number, [*labels, LATEST])
+        found = self._find(db, name, version=number)
+        assert found is not None
+        return found
+
+    @staticmethod
+    def _move(db: sqlite3.Connection, name: str, version: int, labels: Sequence[str]) -> None:
+        """Put each label on `version`, taking it off whichever version had it; a label already there stays put."""
+        for label in dict.fromkeys(labels):
+            held = db.execute("SELECT version FROM labels WHERE name = ? AND label = ?", (name, label)).fetchone()
+            if held is not None and held[0] == version:
+                continue
+            db.execute(
+                "INSERT INTO labels (name, label, version, seq) VALUES (?, ?, ?, "
+                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM labels)) "
+                "ON CONFLICT (name, label) DO UPDATE SET version = excluded.version, seq = excluded.seq",
+                (name, label, version),
+            )
+
+    def set_labels(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
+        """Add labels to a version, moving each off any other version of the name."""
+        if LATEST in labels:
+            raise RegistryError(f"{name}: {LATEST_IS_MANAGED}")
+        with self._write() as db:
+            if self._find(db, name, version=version) is None:
+                raise self._not_found(db, name, version, None)
+            self._move(db, name, version, labels)
+            found = self._find(db, name, version=version)
+            assert found is not None
+            return found
+
+    # -- datasets ------------------------------------------------------------------------------
+
+    def sync_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
+        """Create or update the dataset, upsert changed items by id, archive items no longer in git."""
+        now = _now()
+        with self._write() as db:
+            row = db.execute("SELECT description, metadata FROM datasets WHERE name = ?", (dataset.name,)).fetchone()
+            wanted = (dataset.description, _json(dict(dataset.metadata)))
+            if row is None:
+                db.execute(
+                    "INSERT INTO datasets (name, description, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    (dataset.name, *wanted, now, now),
+                )
+            elif tuple(row) != wanted:
+                db.execute(
+                    "UPDATE datasets SET description = ?, metadata = ?, updated_at = ? WHERE name = ?",
+                    (*wanted, now, dataset.name),
+                )
+            upserted = sum(self._upsert_item(db, dataset.name, item, now) for item in dataset.items)
+            in_git = {item.id for item in dataset.items}
+            active = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM dataset_items WHERE dataset = ? AND status = 'ACTIVE'", (dataset.name,)
+                )
+            ]
+            gone = sorted(set(active) - in_git)
+            db.executemany(
+                "UPDATE dataset_items SET status = 'ARCHIVED', updated_at = ? WHERE id = ?", [(now, i) for i in gone]
+            )
+        return DatasetSyncResult(dataset.name, row is None, upserted, len(gone), len(dataset.items) - upserted)
+
+    @staticmethod
+    def _upsert_item(db: sqlite3.Connection, dataset: str, item: DatasetItem, now: str) -> bool:
+        """Write the item unless it is already stored, active and identical; return whether it was written."""
+        values = (_json(dict(item.input)), _json(item.expected_output), _json(dict(item.metadata)))
+        row = db.execute(
+            "SELECT dataset, status, input, expected_output, metadata FROM dataset_items WHERE id = ?", (item.id,)
+        ).fetchone()
+        if row is not None and row[0] != dataset:
+            raise RegistryError(
+                f"dataset item id {item.id!r} of {dataset!r} already belongs to dataset {row[0]!r}; "
+                "item ids must be unique across datasets"
+            )
+        if row is not None and row[1] == "ACTIVE" and tuple(row[2:]) == values:
+            return False
+        db.execute(
+            "INSERT INTO dataset_items (id, dataset, status, input, expected_output, metadata, updated_at) "
+            "VALUES (?, ?, 'ACTIVE', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "status = 'ACTIVE', input = excluded.input, expected_output = excluded.expected_output, "
+            "metadata = excluded.metadata, updated_at = excluded.updated_at",
+            (item.id, dataset, *values, now),
+        )
+        return True
+
+    def dataset_items(self, name: str) -> list[RemoteItem]:
+        """Return the active items of a dataset, in the order they were first stored."""
+        with self._read() as db:
+            exists = db is not None and db.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone()
+            if db is None or not exists:
+                raise RegistryError(f"dataset {name!r} is not in the {self.describe()}")
+            rows = db.execute(
+                "SELECT id, input, expected_output, metadata, status FROM dataset_items "
+                "WHERE dataset = ? AND status = 'ACTIVE' ORDER BY rowid",
+                (name,),
+            ).fetchall()
+        return [RemoteItem(i, _loads(a), _loads(b), _loads(c), s) for i, a, b, c, s in rows]

@@ -1,0 +1,249 @@
+"""`promptops diff`, `status` and `push` end to end: the real CLI on a real git repository, against the local
+registry and against Langfuse (the double, through the real SDK).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptops import api
+from promptops.registry.base import Registry
+from promptops.registry.langfuse import LangfuseRegistry
+from promptops.registry.local import LocalRegistry
+from tests.helpers import Run, git_init, make_project, run_cli
+
+NEW = [
+    "+ capital-cities  new: create version 1, then judge it on its floors",
+    "+ support-agent   new: create version 1, then judge it on its floors",
+]
+PENDING_AGENT = "? support-agent   pending: evaluate version 1 (created, not yet judged)"
+PENDING = ["? capital-cities  pending: evaluate version 1 (created, not yet judged)", PENDING_AGENT]
+PUSHED = [
+    "dataset capital-cities-tutorial: 10 upserted, 0 archived, 0 unchanged",
+    "dataset support-faq: 9 upserted, 0 archived, 0 unchanged",
+    "created capital-cities version 1",
+    "created support-agent version 1",
+]
+ORIGINAL = "You are a helpful geography assistant."
+
+
+@dataclass
+class Project:
+    """A git repository of the example prompts, and the registry the CLI is pointed at."""
+
+    root: Path
+    kind: str
+    describe: str
+    open: Callable[[], Registry]  # another handle on the same registry, for edits made outside promptops
+    ui_edit: Callable[[str, str, dict[str, Any]], None]
+    cli: Callable[..., Run]
+
+    def lines(self, *args: str) -> tuple[int, list[str], list[str]]:
+        """Run the CLI; return exit code, stdout lines and stderr lines."""
+        result = self.cli(*args)
+        return result.code, result.out.splitlines(), result.err.splitlines()
+
+
+@pytest.fixture(params=["local", "langfuse"])
+def project(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Project]:
+    """Yield a fresh repository with the example prompts, pointed at an empty registry of each kind."""
+    root = make_project(tmp_path / "repo", examples=True)
+    git_init(root)
+    monkeypatch.chdir(root)
+    for key in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_BASE_URL", "LANGFUSE_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    if request.param == "local":
+        db = root / ".promptops" / "registry.db"
+        describe = "local registry at .promptops/registry.db"
+
+        def open_local() -> Registry:
+            return LocalRegistry(db)
+
+        def ui_edit(name: str, prompt: str, config: dict[str, Any]) -> None:
+            LocalRegistry(db).create_raw_version(name, prompt, config)
+
+        opener = open_local
+    else:
+        double = request.getfixturevalue("langfuse_double")
+        for key, value in double.env.items():
+            monkeypatch.setenv(key, value)
+        describe = f"Langfuse at {double.base_url} (project keys pk-lf-…{double.public_key[-4:]})"
+
+        def open_langfuse() -> Registry:
+            return LangfuseRegistry(double.public_key, double.secret_key, double.base_url)
+
+        def ui_edit(name: str, prompt: str, config: dict[str, Any]) -> None:
+            double.store.create_prompt_version(name, prompt, config=config)
+
+        opener = open_langfuse
+    args = ("--registry", request.param)
+    yield Project(root, request.param, describe, opener, ui_edit, lambda *a: run_cli(capsys, *args, *a))
+
+
+def edit(project: Project, old: str, new: str) -> None:
+    """Change the capital-cities prompt in the working tree."""
+    path = project.root / "prompts" / "capital-cities.yaml"
+    path.write_text(path.read_text("utf-8").replace(old, new), "utf-8")
+
+
+def test_a_fresh_repository_has_every_prompt_new(project: Project) -> None:
+    assert project.lines("diff") == (2, NEW, [f"registry: {project.describe}", "changes pending: 2 new"])
+    assert project.lines("status") == (0, NEW, [f"registry: {project.describe}", "changes pending: 2 new"])
+    assert not (project.root / ".promptops").exists()  # reading never creates the local registry
+
+
+def test_pushed_prompts_are_pending_until_the_gate_decides(project: Project) -> None:
+    assert project.lines("push") == (0, PUSHED, [f"registry: {project.describe}"])
+    assert project.lines("diff") == (2, PENDING, [f"registry: {project.describe}", "changes pending: 2 pending"])
+    assert project.lines("status") == (0, PENDING, [f"registry: {project.describe}", "changes pending: 2 pending"])
+    again = project.lines("push")
+    assert again[1] == [
+        "dataset capital-cities-tutorial: 0 upserted, 0 archived, 10 unchanged",
+        "dataset support-faq: 0 upserted, 0 archived, 9 unchanged",
+        "no new versions: the registry has every prompt as it is in git",
+    ]
+
+
+def test_an_edited_prompt_is_changed_with_the_rendered_text_diff(project: Project) -> None:
+    project.cli("push")
+    edit(project, ORIGINAL, "You are a friendly geography assistant.")
+    code, out, err = project.lines("diff")
+    assert (code, err) == (2, [f"registry: {project.describe}", "changes pending: 1 changed, 1 pending"])
+    assert out == [
+        "~ capital-cities  changed: create version 2 and evaluate it",
+        "--- capital-cities v1 (registry)",
+        "+++ capital-cities (git)",
+        "@@ -1,2 +1,2 @@",
+        "-You are a helpful geography assistant.",
+        "+You are a friendly geography assistant.",
+        " Question: What is the capital of {{country}}?",
+        PENDING_AGENT,
+    ]
+    assert project.lines("status")[1] == ["~ capital-cities  changed: create version 2 and evaluate it", PENDING_AGENT]
+
+
+def test_a_config_change_shows_the_config_diff(project: Project) -> None:
+    project.cli("push")
+    edit(project, "config:\n  temperature: 0\n", "config:\n  temperature: 0.5\n")
+    out = project.lines("diff")[1]
+    assert out[1:9] == [
+        "--- capital-cities v1 (registry)",
+        "+++ capital-cities (git)",
+        "@@ -1,3 +1,3 @@",
+        " {",
+        '-  "temperature": 0',
+        '+  "temperature": 0.5',
+        " }",
+        PENDING_AGENT,
+    ]
+
+
+def test_an_edit_in_the_registry_ui_is_changed_outside_git(project: Project) -> None:
+    project.cli("push")
+    registry = project.open()
+    v1 = registry.get_version("capital-cities", version=1)
+    registry.close()
+    assert isinstance(v1.prompt, str)
+    project.ui_edit("capital-cities", v1.prompt.replace(ORIGINAL, "You are a geography bot."), dict(v1.config))
+    code, out, err = project.lines("diff")
+    assert (code, err) == (2, [f"registry: {project.describe}", "changes pending: 1 changed-outside-git, 1 pending"])
+    assert out == [
+        "! capital-cities  changed-outside-git: version 2 was not made by promptops: create version 3 from git and "
+        "evaluate it",
+        "--- capital-cities v2 (registry)",
+        "+++ capital-cities (git)",
+        "@@ -1,2 +1,2 @@",
+        "-You are a geography bot.",
+        "+You are a helpful geography assistant.",
+        " Question: What is the capital of {{country}}?",
+        PENDING_AGENT,
+    ]
+
+
+def test_a_registry_prompt_gone_from_git_is_an_orphan(project: Project) -> None:
+    project.cli("push")
+    project.ui_edit("support/retired-faq", "Answer FAQs.", {})
+    code, out, err = project.lines("diff")
+    assert (code, err[-1]) == (2, "changes pending: 1 orphan, 2 pending")
+    assert out == [
+        "? capital-cities       pending: evaluate version 1 (created, not yet judged)",
+        "? support-agent        pending: evaluate version 1 (created, not yet judged)",
+        "- support/retired-faq  orphan: in the registry but not in git; sync leaves it alone",
+    ]
+
+
+def test_json_rows_describe_every_prompt(project: Project) -> None:
+    project.cli("push")
+    edit(project, ORIGINAL, "You are a friendly geography assistant.")
+    code, out, _ = project.lines("diff", "--json")
+    settings = api.load_settings(project.root)
+    hashes = {n: api.render(settings, n).rendered.content_hash for n in ("capital-cities", "support-agent")}
+    text_diff = (
+        "--- capital-cities v1 (registry)\n+++ capital-cities (git)\n@@ -1,2 +1,2 @@\n"
+        "-You are a helpful geography assistant.\n+You are a friendly geography assistant.\n"
+        " Question: What is the capital of {{country}}?\n"
+    )
+    assert code == 2
+    assert json.loads("\n".join(out)) == [
+        {
+            "name": "capital-cities",
+            "status": "changed",
+            "action": "create version 2 and evaluate it",
+            "pending": True,
+            "latest_version": 1,
+            "production_version": None,
+            "content_hash": hashes["capital-cities"],
+            "text_diff": text_diff,
+            "config_diff": "",
+        },
+        {
+            "name": "support-agent",
+            "status": "pending",
+            "action": "evaluate version 1 (created, not yet judged)",
+            "pending": True,
+            "latest_version": 1,
+            "production_version": None,
+            "content_hash": hashes["support-agent"],
+            "text_diff": "",
+            "config_diff": "",
+        },
+    ]
+
+
+@pytest.mark.parametrize("project", ["langfuse"], indirect=True)
+def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
+    double = request.getfixturevalue("langfuse_double")
+    project.cli("push")
+    edit(project, ORIGINAL, "You are a friendly geography assistant.")
+    double.log.clear()
+    project.cli("diff")
+    assert sorted((r.method, r.path, tuple(sorted(r.query))) for r in double.requests()) == [
+        ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),
+        ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),
+        ("GET", "/api/public/v2/prompts/capital-cities", ("version",)),
+    ]
+
+
+@pytest.mark.parametrize("project", ["langfuse"], indirect=True)
+def test_wrong_langfuse_keys_are_one_line_on_stderr(
+    project: Project, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    double = request.getfixturevalue("langfuse_double")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-not-the-right-one")
+    result = project.cli("diff")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"error: Langfuse at {double.base_url} rejected the API keys (401) while listing prompts labelled latest "
+        "(page 1): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY, and that LANGFUSE_BASE_URL is the host of "
+        "their project\n"
+    )
