@@ -1,0 +1,95 @@
+"""`promptops experiment NAME`: run a prompt's experiment and show its aggregates and worst items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from promptops.cli import settings
+from promptops.cli.output import echo_json
+from promptops.cli.progress import progress_factory
+
+
+def result_json(result: Any) -> dict[str, Any]:
+    """Return the JSON form of an ExperimentResult."""
+    return {
+        "prompt": result.prompt,
+        "subject": result.subject,
+        "version": result.version,
+        "dataset": result.dataset,
+        "model": result.model,
+        "seed": result.seed,
+        "run_id": result.run_id,
+        "stopped": result.stopped,
+        "metrics": {name: m.to_dict() for name, m in result.metrics.items()},
+        "failures": result.failure_reasons(),
+        "items": [
+            {
+                "id": i.item_id,
+                "repeat": i.repeat,
+                "output": i.output,
+                "error": i.error,
+                "scores": {s.name: s.value for s in i.scores},
+            }
+            for i in result.items
+        ],
+    }
+
+
+def echo_result(result: Any, worst: int = 5) -> None:
+    """Print the aggregates table and the worst items."""
+    click.echo(f"{result.prompt} — {result.subject} on {result.dataset} with {result.model} (seed {result.seed})")
+    click.echo(f"{'metric':<20} {'mean':>8} {'pass rate':>10} {'n':>5} {'failed':>7}")
+    for name, m in result.metrics.items():
+        mean = "-" if m.mean is None else f"{m.mean:.3f}"
+        rate = "-" if m.pass_rate is None else f"{m.pass_rate:.3f}"
+        click.echo(f"{name:<20} {mean:>8} {rate:>10} {m.n:>5} {m.missing:>7}")
+    failed = result.failed_items
+    if failed:
+        click.echo(
+            f"\n{len(failed)} item(s) failed: " + ", ".join(f"{k} ×{n}" for k, n in result.failure_reasons().items())
+        )
+    if result.stopped:
+        click.echo(f"run stopped early: {result.stopped}")
+    ranked = sorted(result.items, key=_badness, reverse=True)[:worst]
+    if ranked:
+        click.echo("\nworst items:")
+        for item in ranked:
+            shown = item.error if item.failed else repr(item.output)
+            click.echo(f"  {item.item_id}: {shown} (expected {item.expected_output!r})")
+
+
+def _badness(item: Any) -> tuple[int, float]:
+    if item.failed:
+        return (1, 0.0)
+    numeric = [float(s.value) for s in item.scores if isinstance(s.value, int | float | bool)]
+    return (0, -sum(numeric) / len(numeric) if numeric else 0.0)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--version", "version", type=int, help="Run this registry version.")
+@click.option("--label", help="Run the registry version that holds this label (e.g. production).")
+@click.option("--working-tree", is_flag=True, help="Run the prompt as it is in the working tree (the default).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def experiment(
+    ctx: click.Context, name: str, version: int | None, label: str | None, working_tree: bool, as_json: bool
+) -> None:
+    """Run prompt NAME's experiment and print its aggregates and worst items.
+
+    With the deterministic mock, the same dataset, model, evaluators and seed give the same
+    numbers every run. Runs are recorded where the registry lives (Langfuse traces, or
+    .promptops/runs.db). Exit 1 when the run stopped early.
+    """
+    from promptops import api
+
+    if sum([version is not None, label is not None, working_tree]) > 1:
+        raise click.UsageError("give at most one of --version, --label and --working-tree")
+    result = api.experiment(settings(ctx), name, version=version, label=label, progress=progress_factory())
+    if as_json:
+        echo_json(result_json(result))
+    else:
+        echo_result(result)
+    ctx.exit(1 if result.stopped else 0)

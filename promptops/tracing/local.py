@@ -1,0 +1,386 @@
+"""LocalTracer: runs, items, spans and scores in a SQLite file (default .promptops/runs.db).
+
+The schema is ours (not Langfuse's) and versioned: `schema_version` holds the number of MIGRATIONS
+applied, and opening a file applies the missing ones in one transaction. Each item is written in one
+transaction when it finishes, so a killed run keeps every item it completed; WAL lets readers (another
+`promptops` process) look while a run writes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptops.errors import ExperimentError
+from promptops.model import DatasetItem
+from promptops.tracing.base import GENERATION, ROOT_SPAN, ItemTrace, Observation, RunInfo, Subject, new_id
+
+if TYPE_CHECKING:
+    from promptops.evaluators.base import DataType
+    from promptops.results import ExperimentResult, ItemResult
+
+DEFAULT_PATH = ".promptops/runs.db"
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the first schema
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, prompt TEXT NOT NULL, version INTEGER,
+            subject TEXT NOT NULL, content_hash TEXT NOT NULL, dataset TEXT NOT NULL, model TEXT NOT NULL,
+            seed INTEGER NOT NULL, task TEXT NOT NULL, planned INTEGER NOT NULL, metadata TEXT NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT, stopped TEXT, metrics TEXT,
+            input_tokens INTEGER, output_tokens INTEGER)""",
+        """CREATE TABLE items (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, item_id TEXT NOT NULL,
+            repeat INTEGER NOT NULL, position INTEGER, input TEXT NOT NULL, expected TEXT, output TEXT,
+            error TEXT, latency_s REAL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+            trace_id TEXT, PRIMARY KEY (run_id, item_id, repeat))""",
+        """CREATE TABLE spans (
+            span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, parent_id TEXT, run_id TEXT NOT NULL,
+            name TEXT NOT NULL, type TEXT NOT NULL, input TEXT, output TEXT, attributes TEXT NOT NULL,
+            level TEXT NOT NULL, status_message TEXT, started_at TEXT NOT NULL, ended_at TEXT NOT NULL)""",
+        "CREATE INDEX spans_by_trace ON spans (trace_id)",
+        """CREATE TABLE scores (
+            id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, trace_id TEXT NOT NULL, observation_id TEXT,
+            name TEXT NOT NULL, value REAL, string_value TEXT, data_type TEXT NOT NULL, comment TEXT)""",
+        "CREATE INDEX scores_by_trace ON scores (trace_id)",
+    ),
+)
+
+# The innermost open local span of the running asyncio task (each task has its own copy).
+_current_span: contextvars.ContextVar[str | None] = contextvars.ContextVar("promptops_local_span", default=None)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _unjson(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A row of `runs`, JSON columns decoded."""
+
+    id: str
+    name: str
+    prompt: str
+    version: int | None
+    subject: str
+    content_hash: str
+    dataset: str
+    model: str
+    seed: int
+    task: str
+    planned: int
+    metadata: dict[str, Any]
+    started_at: str
+    finished_at: str | None
+    stopped: str | None
+    metrics: dict[str, Any] | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """A row of `items`."""
+
+    run_id: str
+    item_id: str
+    repeat: int
+    position: int | None
+    input: Any
+    expected: Any
+    output: str | None
+    error: str | None
+    latency_s: float | None
+    input_tokens: int
+    output_tokens: int
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """A row of `spans`."""
+
+    span_id: str
+    trace_id: str
+    parent_id: str | None
+    run_id: str
+    name: str
+    type: str
+    input: Any
+    output: Any
+    attributes: dict[str, Any]
+    level: str
+    status_message: str | None
+    started_at: str
+    ended_at: str
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    """A row of `scores`; `value` is the score's own value (BOOLEAN as bool, CATEGORICAL as str)."""
+
+    run_id: str
+    trace_id: str
+    observation_id: str | None
+    name: str
+    value: float | str | bool
+    data_type: str
+    comment: str | None
+
+
+class _LocalObservation:
+    """An open span: collects its output and attributes until its context exits."""
+
+    def __init__(self, span_id: str, attributes: dict[str, Any]) -> None:
+        self.id: str | None = span_id
+        self.output: Any = None
+        self.attributes = attributes
+
+    def update(
+        self, *, output: Any = None, usage: Mapping[str, int] | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Remember the output, usage and metadata for the span's row."""
+        if output is not None:
+            self.output = output
+        if usage is not None:
+            self.attributes["usage"] = dict(usage)
+        if metadata is not None:
+            self.attributes.update(metadata)
+
+
+class _LocalItemTrace:
+    """Buffers one item's spans and scores; `finish` writes them with the item in one transaction."""
+
+    def __init__(self, tracer: LocalTracer, run: RunInfo, item: DatasetItem, repeat: int) -> None:
+        self.tracer, self.run, self.item, self.repeat = tracer, run, item, repeat
+        self.trace_id: str | None = new_id(16)
+        self.root_id = new_id(8)
+        self.started_at = _now()
+        self.spans: list[tuple[Any, ...]] = []
+        self.scores: list[tuple[Any, ...]] = []
+
+    @contextmanager
+    def _observe(self, name: str, kind: str, input: Any, attributes: dict[str, Any]) -> Iterator[Observation]:
+        observation = _LocalObservation(new_id(8), attributes)
+        parent, started, level, message = _current_span.get(), _now(), "DEFAULT", None
+        token = _current_span.set(observation.id)
+        try:
+            yield observation
+        except BaseException as exc:  # recorded, then re-raised: a timeout cancels mid-span
+            level, message = "ERROR", str(exc) or type(exc).__name__
+            raise
+        finally:
+            _current_span.reset(token)
+            self.spans.append((
+                observation.id, self.trace_id, parent, self.run.run_id, name, kind, _json(input),
+                _json(observation.output), _json(observation.attributes), level, message, started, _now(),
+            ))  # fmt: skip
+
+    def span(self, name: str, *, input: Any = None, kind: str = "span") -> AbstractContextManager[Observation]:
+        """Open a child span."""
+        return self._observe(name, kind, input, {})
+
+    def generation(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, str]],
+        parameters: Mapping[str, Any],
+        prompt: Subject | None,
+        name: str = GENERATION,
+    ) -> AbstractContextManager[Observation]:
+        """Open a generation carrying the model, its parameters and the prompt name and version."""
+        attributes: dict[str, Any] = {"model": model, "parameters": dict(parameters)}
+        if prompt is not None:
+            attributes.update(prompt_name=prompt.rendered.name, prompt_version=prompt.version)
+        return self._observe(name, "generation", list(messages), attributes)
+
+    def score(self, name: str, value: float | str | bool, data_type: DataType, comment: str | None = None) -> None:
+        """Buffer a score on the item's root span."""
+        number = float(value) if not isinstance(value, str) else None
+        text = value if isinstance(value, str) else (str(value) if isinstance(value, bool) else None)
+        self.scores.append((self.run.run_id, self.trace_id, self.root_id, name, number, text, data_type, comment))
+
+    def finish(self, result: ItemResult) -> None:
+        """Write the item, its root span, its spans and scores in one transaction."""
+        attributes = {"item_id": self.item.id, "repeat": self.repeat, **dict(self.item.metadata)}
+        root = (
+            self.root_id, self.trace_id, None, self.run.run_id, ROOT_SPAN, "span", _json(dict(self.item.input)),
+            _json(result.output), _json(attributes), "ERROR" if result.failed else "DEFAULT", result.error,
+            self.started_at, _now(),
+        )  # fmt: skip
+        with self.tracer.transaction() as db:
+            db.execute(_UPSERT_ITEM, _item_row(self.run.run_id, None, result))
+            db.executemany(_INSERT_SPAN, [root, *self.spans])
+            db.executemany(_INSERT_SCORE, self.scores)
+
+
+_UPSERT_ITEM = """INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (run_id, item_id, repeat) DO UPDATE SET position = coalesce(excluded.position, position)"""
+_INSERT_SPAN = "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_SCORE = "INSERT INTO scores (run_id, trace_id, observation_id, name, value, string_value, data_type, comment) \
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _item_row(run_id: str, position: int | None, result: ItemResult) -> tuple[Any, ...]:
+    return (
+        run_id, result.item_id, result.repeat, position, _json(dict(result.input)), _json(result.expected_output),
+        result.output, result.error, result.latency_s, result.input_tokens, result.output_tokens, result.trace_id,
+    )  # fmt: skip
+
+
+class LocalTracer:
+    """Records runs in a SQLite file; also the reader `promptops experiment --json` and tests use."""
+
+    name = "local"
+
+    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used from the event loop thread and (in tests, readers) others: a lock serialises it.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self.transaction() as db:
+            _migrate(db, self.path)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Yield the connection inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._db.close()
+
+    def start_run(self, run: RunInfo) -> None:
+        """Insert the run's row."""
+        rendered = run.subject.rendered
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+                (run.run_id, run.name, rendered.name, run.subject.version, run.subject.description,
+                 rendered.content_hash, run.dataset, run.model, run.seed, run.task, run.planned,
+                 _json(dict(run.metadata)), run.started_at),
+            )  # fmt: skip
+
+    @contextmanager
+    def item(self, run: RunInfo, item: DatasetItem, repeat: int) -> Iterator[ItemTrace]:
+        """Open an item's trace; nothing is written until its `finish`."""
+        trace = _LocalItemTrace(self, run, item, repeat)
+        token = _current_span.set(trace.root_id)
+        try:
+            yield trace
+        finally:
+            _current_span.reset(token)
+
+    def finish_run(self, run: RunInfo, result: ExperimentResult) -> None:
+        """Record how the run ended, its metrics, and every planned item (unrun ones too) in plan order."""
+        metrics = {name: summary.to_dict() for name, summary in result.metrics.items()}
+        with self.transaction() as db:
+            db.executemany(_UPSERT_ITEM, [_item_row(run.run_id, i, r) for i, r in enumerate(result.items)])
+            db.execute(
+                "UPDATE runs SET finished_at = ?, stopped = ?, metrics = ?, input_tokens = ?, output_tokens = ? "
+                "WHERE id = ?",
+                (_now(), result.stopped, _json(metrics), result.input_tokens, result.output_tokens, run.run_id),
+            )
+
+    def flush(self) -> None:
+        """Nothing to do: every item was committed when it finished."""
+
+    # -- readers ---------------------------------------------------------------------------------
+
+    def _select(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self._db.execute(sql, args)
+            cursor.row_factory = sqlite3.Row
+            return cursor.fetchall()
+
+    def runs(self, prompt: str | None = None) -> list[RunRecord]:
+        """Return the recorded runs, newest first, optionally of one prompt."""
+        where, args = ("WHERE prompt = ?", [prompt]) if prompt is not None else ("", [])
+        rows = self._select(f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC", args)
+        return [
+            RunRecord(**{**dict(r), "metadata": _unjson(r["metadata"]), "metrics": _unjson(r["metrics"])}) for r in rows
+        ]
+
+    def items(self, run_id: str) -> list[ItemRecord]:
+        """Return a run's items in plan order (items of an unfinished run in the order they finished)."""
+        rows = self._select("SELECT * FROM items WHERE run_id = ? ORDER BY position, rowid", [run_id])
+        return [
+            ItemRecord(**{**dict(r), "input": _unjson(r["input"]), "expected": _unjson(r["expected"])}) for r in rows
+        ]
+
+    def spans(self, trace_id: str) -> list[SpanRecord]:
+        """Return a trace's spans, root first, then in the order they started."""
+        rows = self._select(
+            "SELECT * FROM spans WHERE trace_id = ? ORDER BY parent_id IS NOT NULL, started_at", [trace_id]
+        )
+        decoded = ("input", "output", "attributes")
+        return [SpanRecord(**{**dict(r), **{k: _unjson(r[k]) for k in decoded}}) for r in rows]
+
+    def scores(self, *, run_id: str | None = None, trace_id: str | None = None) -> list[ScoreRecord]:
+        """Return scores of a run or a trace, in the order they were written."""
+        column, key = ("trace_id", trace_id) if trace_id is not None else ("run_id", run_id)
+        rows = self._select(f"SELECT * FROM scores WHERE {column} = ? ORDER BY id", [key])
+        return [
+            ScoreRecord(
+                r["run_id"],
+                r["trace_id"],
+                r["observation_id"],
+                r["name"],
+                _score_value(r),
+                r["data_type"],
+                r["comment"],
+            )
+            for r in rows
+        ]
+
+
+def _score_value(row: sqlite3.Row) -> float | str | bool:
+    if row["data_type"] == "BOOLEAN":
+        return bool(row["value"])
+    return row["string_value"] if row["data_type"] == "CATEGORICAL" else float(row["value"])
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    current = row[0] if row else 0
+    if current > len(MIGRATIONS):
+        raise ExperimentError(
+            f"{path}: schema version {current} is newer than this promptops knows ({len(MIGRATIONS)}); "
+            "upgrade promptops"
+        )
+    for statements in MIGRATIONS[current:]:
+        for statement in statements:
+            db.execute(statement)
+    if row is None:
+        db.execute("INSERT INTO schema_version VALUES (?)", [len(MIGRATIONS)])
+    else:
+        db.execute("UPDATE schema_version SET version = ?", [len(MIGRATIONS)])
