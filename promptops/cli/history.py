@@ -1,0 +1,36 @@
+"""`promptops history NAME`: the releases of a prompt, newest first."""
+
+from __future__ import annotations
+
+import click
+
+from promptops.cli import settings
+from promptops.cli.output import echo_json
+
+
+@click.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def history(ctx: click.Context, name: str, as_json: bool) -> None:
+    """List the releases of prompt NAME: release, version, date, git commit, commit message.
+
+    The release history lives in the registry itself (a `release-N` label per promotion);
+    the current production version is marked with `*`.
+    """
+    from promptops import api
+
+    result = api.history(settings(ctx), name)
+    click.echo(f"registry: {result.registry}", err=True)
+    if as_json:
+        echo_json([vars(r) for r in result.releases])
+        return
+    if not result.releases:
+        click.echo(f"{name} has no releases yet")
+        return
+    click.echo("  release     version  date                  commit        message")
+    for r in result.releases:
+        mark = "*" if r.production else " "
+        date = (r.created_at or "")[:19].replace("T", " ")
+        commit = (r.git_commit or "-")[:12]
+        click.echo(f"{mark} release-{r.number:<3} {r.version:<8} {date:<21} {commit:<13} {r.commit_message or ''}")

@@ -1,0 +1,160 @@
+"""Judge one prompt's candidate against its production baseline, then promote or reject it (sync's effects).
+
+Crash safety comes from the order of effects: a version is created first (its provenance makes a rerun find it
+as `pending`), then judged, then production and release-N move in ONE label update, re-checked against the
+baseline that was measured. A run killed anywhere leaves a state the next run converges from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from promptops.experiments import RunFn
+from promptops.gate import Verdict, judge
+from promptops.model import DatasetSpec, GatePolicy, Project, PromptSpec, RenderedPrompt
+from promptops.plan import PromptPlan
+from promptops.registry.base import PRODUCTION, REJECTED, PromptVersion, Registry, user_config
+from promptops.release import promotion_labels
+from promptops.render import content_hash
+from promptops.results import ExperimentResult
+from promptops.runner import Subject
+
+Outcome = Literal["promoted", "rejected", "conflict", "already-promoted"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happened to one candidate version."""
+
+    name: str
+    version: int
+    outcome: Outcome
+    verdict: Verdict
+    release: str | None = None
+    message: str = ""
+
+
+def rendered_from_version(v: PromptVersion, source_path: str = "") -> RenderedPrompt:
+    """Return a stored version as a RenderedPrompt (what the runner executes)."""
+    config = user_config(v.config)
+    return RenderedPrompt(
+        name=v.name,
+        type="chat" if v.type == "chat" else "text",
+        prompt=v.prompt,
+        config=config,
+        tags=v.tags,
+        labels=(),
+        content_hash=content_hash(v.type, v.prompt, config),
+        source_path=source_path,
+    )
+
+
+def version_subject(v: PromptVersion, source_path: str, role: str) -> Subject:
+    """Return a stored version as a runner subject, described by its role (candidate, production)."""
+    return Subject(rendered_from_version(v, source_path), v.version, f"version {v.version} ({role})")
+
+
+def baseline_version(registry: Registry, name: str) -> PromptVersion | None:
+    """Return the version that holds production, or None when the prompt has none yet."""
+    from promptops.errors import LabelNotFound, PromptNotFound
+
+    try:
+        return registry.get_version(name, label=PRODUCTION)
+    except (LabelNotFound, PromptNotFound):
+        return None
+
+
+def evaluate(
+    spec: PromptSpec, dataset: DatasetSpec, candidate: Subject, baseline: Subject | None, run: RunFn
+) -> tuple[Verdict, ExperimentResult, ExperimentResult | None]:
+    """Run candidate and baseline on the same dataset, model, evaluators and seed, and judge them."""
+    policy = spec.gate or GatePolicy(primary=spec.experiment.evaluators[0].name if spec.experiment else "")
+    cand_result = run(candidate, dataset, spec)
+    base_result = run(baseline, dataset, spec) if baseline is not None else None
+    return judge(policy, cand_result, base_result), cand_result, base_result
+
+
+def decide(registry: Registry, name: str, candidate: int, baseline: int | None, verdict: Verdict) -> Decision:
+    """Promote a passing candidate (if production is still the measured baseline) or mark it rejected."""
+    if not verdict.passed:
+        registry.set_labels(name, candidate, [REJECTED])
+        return Decision(name, candidate, "rejected", verdict, message=verdict.reason)
+    current = baseline_version(registry, name)
+    current_number = current.version if current else None
+    if current_number == candidate:
+        return Decision(name, candidate, "already-promoted", verdict, message="another run promoted it already")
+    if current_number != baseline:
+        return Decision(
+            name,
+            candidate,
+            "conflict",
+            verdict,
+            message=(
+                f"production moved from version {baseline} to {current_number} while this run measured it; "
+                "not promoting: run sync again to judge against the new baseline"
+            ),
+        )
+    labels = promotion_labels(registry.all_labels(name))
+    registry.set_labels(name, candidate, list(labels))
+    return Decision(name, candidate, "promoted", verdict, release=labels[1], message=verdict.reason)
+
+
+@dataclass(frozen=True)
+class PromptSyncResult:
+    """What sync did (or, with --dry-run, would do) for one prompt."""
+
+    name: str
+    status: str  # the plan status before sync
+    outcome: str  # promoted, rejected, conflict, already-promoted, unchanged, rolled-back, rejected-earlier, orphan
+    version: int | None = None
+    release: str | None = None
+    verdict: Verdict | None = None
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Return whether this prompt makes sync exit 1."""
+        return self.outcome in ("rejected", "conflict")
+
+
+SKIPPED_OUTCOMES = {
+    "unchanged": "unchanged",
+    "rolled-back": "rolled-back",
+    "rejected": "rejected-earlier",
+    "orphan": "orphan",
+}
+
+
+def sync_prompt(root: Path, project: Project, reg: Registry, p: PromptPlan, run: RunFn) -> PromptSyncResult:
+    """Create, judge and promote or reject one planned prompt; skip statuses sync leaves alone."""
+    from promptops import publish
+
+    if p.status in SKIPPED_OUTCOMES:
+        return PromptSyncResult(
+            p.name, p.status, SKIPPED_OUTCOMES[p.status], p.state.latest_version if p.state else None, message=p.action
+        )
+    spec = project.prompt(p.name)
+    assert spec is not None and (p.state is not None or publish.needs_version(p))  # only orphans lack a spec
+    candidate = (
+        publish.create_version(reg, p, root)
+        if publish.needs_version(p)
+        else reg.get_version(p.name, version=p.state.latest_version)  # type: ignore[union-attr]
+    )
+    if spec.experiment is None:
+        # An explicit opt-out (`experiment: {skip: why}`): there is nothing to judge, so the version ships.
+        labels = promotion_labels(reg.all_labels(p.name))
+        reg.set_labels(p.name, candidate.version, list(labels))
+        message = f"promoted without a gate: {spec.no_experiment_reason}"
+        return PromptSyncResult(p.name, p.status, "promoted", candidate.version, labels[1], None, message)
+    baseline = baseline_version(reg, p.name)
+    dataset = project.dataset(spec.experiment.dataset)
+    assert dataset is not None  # validation guarantees it
+    base_subject = version_subject(baseline, spec.path, "production") if baseline is not None else None
+    cand_subject = version_subject(candidate, spec.path, "candidate")
+    verdict, _, _ = evaluate(spec, dataset, cand_subject, base_subject, run)
+    decision = decide(reg, p.name, candidate.version, baseline.version if baseline else None, verdict)
+    return PromptSyncResult(
+        p.name, p.status, decision.outcome, candidate.version, decision.release, verdict, decision.message
+    )
