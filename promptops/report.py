@@ -1,0 +1,106 @@
+"""The PR report of `promptops check`, Atlantis-style: one Markdown document, within GitHub's comment limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from promptops.gate import Verdict
+from promptops.model import Diagnostic
+from promptops.sensitive import redact
+from promptops.verdict_render import verdict_markdown
+
+MARKER = "<!-- promptops-report -->"
+GITHUB_COMMENT_LIMIT = 65_536  # characters GitHub accepts in one comment body
+TRUNCATION_NOTE = "\n\n> ✂️ The report was truncated to fit GitHub's comment size limit; run `promptops check` for all."
+
+
+@dataclass(frozen=True)
+class PromptCheck:
+    """One changed prompt in a PR: its diff, what sync will do, and the verdict."""
+
+    name: str
+    status: str  # new or changed (against the base ref)
+    baseline: str  # where the baseline came from
+    text_diff: str
+    plan: str
+    verdict: Verdict | None
+    note: str = ""  # why there is no verdict (no experiment, ...)
+
+    @property
+    def passed(self) -> bool:
+        """Return whether this prompt lets the check pass."""
+        return self.verdict is None or self.verdict.passed
+
+
+def markdown(
+    prompts: Sequence[PromptCheck],
+    diagnostics: Sequence[Diagnostic],
+    *,
+    base: str,
+    registry: str,
+    redact_patterns: Iterable[str] = (),
+    limit: int = GITHUB_COMMENT_LIMIT,
+) -> str:
+    """Return the whole report, redacted, and truncated with a note when it would exceed `limit`."""
+    errors = [d for d in diagnostics if d.severity == "error"]
+    failed = [p for p in prompts if not p.passed]
+    ok = not errors and not failed
+    head = [MARKER, f"## promptops check {'✅ passed' if ok else '❌ failed'}", ""]
+    head.append(_summary_line(prompts, errors, failed))
+    head.append(f"\nBase: `{base}` · baseline source: {registry}\n")
+    sections = [_validation_section(errors)] if errors else []
+    sections += [_prompt_section(p) for p in prompts]
+    text = redact("\n".join(head) + "\n".join(sections), redact_patterns)
+    return _fit(text, limit)
+
+
+def _summary_line(prompts: Sequence[PromptCheck], errors: Sequence[Diagnostic], failed: Sequence[PromptCheck]) -> str:
+    if errors:
+        return f"{len(errors)} validation error(s): the prompts do not validate, so no experiment ran."
+    if not prompts:
+        return "No prompt changed against the base."
+    return f"{len(prompts)} prompt(s) changed, {len(failed)} failed the gate."
+
+
+def _validation_section(errors: Sequence[Diagnostic]) -> str:
+    lines = ["### Validation errors", "", "| file | problem |", "|---|---|"]
+    for d in errors[:50]:
+        lines.append(f"| `{d.location()}` | {_cell(d.message)} |")
+    if len(errors) > 50:
+        lines.append(f"| … | and {len(errors) - 50} more |")
+    return "\n".join(lines) + "\n"
+
+
+def _prompt_section(p: PromptCheck) -> str:
+    parts = [f"### `{p.name}` ({p.status})", "", f"**On merge:** {p.plan}", ""]
+    if p.text_diff:
+        parts += [
+            "<details><summary>Rendered text diff</summary>",
+            "",
+            "```diff",
+            p.text_diff.rstrip("\n"),
+            "```",
+            "</details>",
+            "",
+        ]
+    if p.verdict is not None:
+        parts.append(verdict_markdown(p.verdict))
+    else:
+        parts.append(f"No gate: {p.note}")
+    parts.append(f"\n<sub>Baseline: {p.baseline}</sub>\n")
+    return "\n".join(parts)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fit(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(TRUNCATION_NOTE)]
+    # Do not leave a code fence open: that would swallow the note.
+    if cut.count("```") % 2 == 1:
+        cut = cut[: cut.rfind("```")]
+    return cut + TRUNCATION_NOTE
