@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptops.errors import PromptNotFound, ValidationFailed
-from promptops.model import Diagnostic, Project, ProjectConfig, RenderedPrompt
+from promptops.model import DatasetSpec, Diagnostic, Project, ProjectConfig, RenderedPrompt
+from promptops.plan import PromptPlan
+from promptops.registry.base import DatasetSyncResult, PromptVersion, Registry
+from promptops.report import PromptCheck
+
+if TYPE_CHECKING:
+    from promptops.experiments import Progress
+    from promptops.promote import PromptSyncResult
+    from promptops.release import Release, RollbackPlan
+    from promptops.results import ExperimentResult
 
 
 @dataclass(frozen=True)
@@ -116,3 +125,369 @@ def render(settings: Settings, name: str, values: Mapping[str, Any] | None = Non
     rendered = rendering.render(spec, project.prompts_root, project.root)
     compiled = compile_with_sdk(rendered, values) if values else None
     return RenderResult(rendered, compiled)
+
+
+def registry_for(settings: Settings) -> Registry:
+    """Open the registry chosen by --registry, the config, or auto-detection."""
+    from promptops.registry import open_registry, resolve_name
+
+    name = resolve_name(settings.registry, settings.config.registry)
+    return open_registry(name, settings.root, settings.config)
+
+
+def _rendered(project: Project, names: Sequence[str]) -> list[RenderedPrompt]:
+    from promptops import render as rendering
+
+    specs = list(project.prompts)
+    if names:
+        unknown = sorted(set(names) - {p.name for p in specs})
+        if unknown:
+            known = ", ".join(p.name for p in specs) or "none"
+            raise PromptNotFound(f"no prompt named {', '.join(map(repr, unknown))} in the project (prompts: {known})")
+        specs = [p for p in specs if p.name in names]
+    return [rendering.render(spec, project.prompts_root, project.root) for spec in specs]
+
+
+@dataclass(frozen=True)
+class PromptDiff:
+    """One prompt's plan, with the text and config diff against the registry's newest version."""
+
+    plan: PromptPlan
+    text_diff: str = ""
+    config_diff: str = ""
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """The outcome of `diff`: a plan per prompt and which registry it was computed against."""
+
+    registry: str
+    prompts: tuple[PromptDiff, ...]
+
+    @property
+    def pending(self) -> bool:
+        """Return whether sync would change anything."""
+        return any(p.plan.pending for p in self.prompts)
+
+
+def diff(
+    settings: Settings, names: Sequence[str] = (), *, registry: Registry | None = None, with_text: bool = True
+) -> DiffResult:
+    """Compare git with the registry: what sync would do for each prompt, with text and config diffs."""
+    from promptops.plan import plan
+
+    project = valid_project(settings)
+    rendered = _rendered(project, names)
+    own = registry is None
+    reg = registry or registry_for(settings)
+    try:
+        plans = plan(rendered, reg.list_prompts())
+        if names:
+            plans = [p for p in plans if p.name in names]
+        diffs = _with_diffs(reg, plans) if with_text else [PromptDiff(p) for p in plans]
+        return DiffResult(reg.describe(), tuple(diffs))
+    finally:
+        if own:
+            reg.close()
+
+
+def _with_diffs(registry: Registry, plans: Sequence[PromptPlan]) -> list[PromptDiff]:
+    """Fetch the newest version of changed prompts only (a few concurrent requests) and diff them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from promptops.registry.base import user_config
+    from promptops.textdiff import config_text, prompt_as_text, unified
+
+    changed = [p for p in plans if p.status in ("changed", "changed-outside-git") and p.state and p.rendered]
+
+    def one(p: PromptPlan) -> PromptDiff:
+        assert p.state is not None and p.rendered is not None
+        old = registry.get_version(p.name, version=p.state.latest_version)
+        label_old, label_new = f"{p.name} v{old.version} (registry)", f"{p.name} (git)"
+        return PromptDiff(
+            p,
+            unified(prompt_as_text(old.prompt), prompt_as_text(p.rendered.prompt), label_old, label_new),
+            unified(config_text(user_config(old.config)), config_text(p.rendered.config), label_old, label_new),
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        fetched = dict(zip([p.name for p in changed], pool.map(one, changed), strict=True))
+    return [fetched.get(p.name, PromptDiff(p)) for p in plans]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """Versions created by `push`, and datasets synced."""
+
+    registry: str
+    created: tuple[PromptVersion, ...]
+    datasets: tuple[DatasetSyncResult, ...]
+    plans: tuple[PromptPlan, ...]
+
+
+def push(settings: Settings, names: Sequence[str] = (), *, registry: Registry | None = None) -> PushResult:
+    """Create registry versions for prompts that changed in git, without moving production; push datasets."""
+    from promptops import publish
+    from promptops.plan import plan
+
+    project = valid_project(settings)
+    rendered = _rendered(project, names)
+    own = registry is None
+    reg = registry or registry_for(settings)
+    try:
+        plans = [p for p in plan(rendered, reg.list_prompts()) if not names or p.name in names]
+        datasets = tuple(reg.sync_dataset(d) for d in _datasets_used(project, plans))
+        created = tuple(publish.create_version(reg, p, settings.root) for p in plans if publish.needs_version(p))
+        return PushResult(reg.describe(), created, datasets, tuple(plans))
+    finally:
+        if own:
+            reg.close()
+
+
+def _datasets_used(project: Project, plans: Sequence[PromptPlan]) -> list[DatasetSpec]:
+    wanted = {
+        spec.experiment.dataset
+        for p in plans
+        if (spec := project.prompt(p.name)) is not None and spec.experiment is not None
+    }
+    return [d for d in project.datasets if d.name in wanted]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The outcome of `sync`."""
+
+    registry: str
+    prompts: tuple[PromptSyncResult, ...]
+    datasets: tuple[DatasetSyncResult, ...]
+    dry_run: bool
+
+    @property
+    def failed(self) -> bool:
+        """Return whether any gate failed or a promotion conflicted."""
+        return any(p.failed for p in self.prompts)
+
+
+def sync(
+    settings: Settings,
+    names: Sequence[str] = (),
+    *,
+    dry_run: bool = False,
+    registry: Registry | None = None,
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Converge the registry to git: create versions, judge them against production, promote the winners."""
+    from promptops import promote
+    from promptops.experiments import runner_for, tracer_for
+    from promptops.gitinfo import head_commit
+    from promptops.plan import plan
+
+    project = valid_project(settings)
+    rendered = _rendered(project, names)
+    own = registry is None
+    reg = registry or registry_for(settings)
+    try:
+        plans = [p for p in plan(rendered, reg.list_prompts()) if not names or p.name in names]
+        if dry_run:
+            results = tuple(
+                promote.PromptSyncResult(p.name, p.status, promote.SKIPPED_OUTCOMES.get(p.status, "would " + p.action))
+                for p in plans
+            )
+            return SyncResult(reg.describe(), results, (), True)
+        datasets = tuple(reg.sync_dataset(d) for d in _datasets_used(project, plans))
+        tracer = tracer_for(settings.root, settings.config, reg)
+        try:
+            run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
+            results = tuple(promote.sync_prompt(settings.root, project, reg, p, run) for p in plans)
+        finally:
+            tracer.flush()
+        return SyncResult(reg.describe(), results, datasets, False)
+    finally:
+        if own:
+            reg.close()
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """Where production was, where it went, and the file restored from git (if asked)."""
+
+    registry: str
+    plan: RollbackPlan
+    applied: bool
+    restored_file: str | None = None
+
+
+def rollback(
+    settings: Settings,
+    name: str,
+    *,
+    to_version: int | None = None,
+    dry_run: bool = False,
+    restore_file: bool = False,
+    registry: Registry | None = None,
+) -> RollbackResult:
+    """Move production back to the previous release (or `to_version`), now; optionally restore the git file."""
+    from promptops.registry.base import PRODUCTION
+    from promptops.release import plan_rollback
+
+    own = registry is None
+    reg = registry or registry_for(settings)
+    try:
+        labelled = reg.labelled_versions(name)
+        if to_version is not None:
+            reg.get_version(name, version=to_version)  # raises PromptNotFound for a version that does not exist
+        planned = plan_rollback(name, labelled, to_version)
+        if dry_run:
+            return RollbackResult(reg.describe(), planned, False)
+        reg.set_labels(name, planned.to_version, [PRODUCTION])
+        restored = _restore_file(settings, reg, name, planned.to_version) if restore_file else None
+        return RollbackResult(reg.describe(), planned, True, restored)
+    finally:
+        if own:
+            reg.close()
+
+
+def _restore_file(settings: Settings, reg: Registry, name: str, version: int) -> str:
+    """Write the prompt file back to its content at the git commit recorded on `version`."""
+    from promptops import gitinfo
+    from promptops.errors import PromptopsError
+
+    prov = reg.get_version(name, version=version).provenance
+    if prov is None or not prov.git_commit or not prov.source_path:
+        raise PromptopsError(f"{name} version {version} records no git commit, so its file cannot be restored")
+    path = settings.root / prov.source_path
+    text = gitinfo.file_at(settings.root, prov.git_commit, path)
+    if text is None:
+        raise PromptopsError(f"{prov.source_path} did not exist at commit {prov.git_commit[:12]}")
+    path.write_text(text, "utf-8")
+    return prov.source_path
+
+
+@dataclass(frozen=True)
+class HistoryResult:
+    """A prompt's releases, newest first."""
+
+    registry: str
+    name: str
+    releases: tuple[Release, ...]
+
+
+def history(settings: Settings, name: str, *, registry: Registry | None = None) -> HistoryResult:
+    """List a prompt's releases with version, date, git commit and commit message."""
+    from promptops.release import releases
+
+    own = registry is None
+    reg = registry or registry_for(settings)
+    try:
+        return HistoryResult(reg.describe(), name, tuple(releases(reg.labelled_versions(name))))
+    finally:
+        if own:
+            reg.close()
+
+
+def experiment(
+    settings: Settings,
+    name: str,
+    *,
+    version: int | None = None,
+    label: str | None = None,
+    progress: Progress | None = None,
+    registry: Registry | None = None,
+) -> ExperimentResult:
+    """Run a prompt's experiment on the working tree, or on a registry version (by number or label)."""
+    from promptops import promote
+    from promptops import render as rendering
+    from promptops.errors import ExperimentError
+    from promptops.experiments import runner_for, tracer_for
+    from promptops.gitinfo import head_commit
+    from promptops.runner import Subject
+
+    project = valid_project(settings)
+    spec = project.prompt(name)
+    if spec is None:
+        _rendered(project, [name])  # raises PromptNotFound listing the known prompts
+        raise AssertionError("unreachable")
+    if spec.experiment is None:
+        raise ExperimentError(f"{name} has no experiment ({spec.no_experiment_reason or 'none configured'})")
+    dataset = project.dataset(spec.experiment.dataset)
+    assert dataset is not None  # validation guarantees it
+    own = registry is None
+    reg = registry or registry_for(settings)
+    try:
+        if version is not None or label is not None:
+            stored = reg.get_version(name, version=version, label=label)
+            subject = Subject(
+                promote.rendered_from_version(stored, spec.path),
+                stored.version,
+                f"version {stored.version}" + (f" ({label})" if label else ""),
+            )
+        else:
+            subject = Subject(rendering.render(spec, project.prompts_root, project.root), None, "working tree")
+        reg.sync_dataset(dataset)
+        tracer = tracer_for(settings.root, settings.config, reg)
+        try:
+            return runner_for(tracer, progress, git_commit=head_commit(settings.root))(subject, dataset, spec)
+        finally:
+            tracer.flush()
+    finally:
+        if own:
+            reg.close()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of `check`: validation problems, and a verdict per prompt the branch changes."""
+
+    base: str
+    registry: str
+    diagnostics: tuple[Diagnostic, ...]
+    prompts: tuple[PromptCheck, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the PR gate passes."""
+        return not any(d.severity == "error" for d in self.diagnostics) and all(p.passed for p in self.prompts)
+
+
+def check(
+    settings: Settings, *, base: str | None = None, record: bool = False, progress: Progress | None = None
+) -> CheckResult:
+    """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
+    from promptops import gitinfo
+    from promptops.experiments import runner_for, tracer_for
+    from promptops.gitinfo import head_commit
+    from promptops.pr_check import check_prompts
+    from promptops.tracing.base import NullTracer
+    from promptops.validate import validate_project
+
+    project = load(settings)
+    diagnostics = tuple(validate_project(project))
+    base_ref = base or gitinfo.default_base(settings.root)
+    base_commit = gitinfo.merge_base(settings.root, base_ref)
+    label = f"{base_ref} ({base_commit[:12]})"
+    if any(d.severity == "error" for d in diagnostics):
+        return CheckResult(label, "not reached", diagnostics, ())
+    reg = _readable_registry(settings)
+    try:
+        tracer = tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()
+        try:
+            prompts = check_prompts(
+                project, base_commit, reg, runner_for(tracer, progress, git_commit=head_commit(settings.root))
+            )
+        finally:
+            tracer.flush()
+        source = reg.describe() if reg else f"the base ref {base_ref} (no registry reachable)"
+        return CheckResult(label, source, diagnostics, tuple(prompts))
+    finally:
+        if reg is not None:
+            reg.close()
+
+
+def _readable_registry(settings: Settings) -> Registry | None:
+    """Return the registry when it can be read without writing anything; a fork PR has none."""
+    from promptops.registry import resolve_name
+
+    name = resolve_name(settings.registry, settings.config.registry)
+    if name == "local" and not (settings.root / settings.config.registry_path).is_file():
+        return None  # opening would create the database, and check writes nothing
+    return registry_for(settings)

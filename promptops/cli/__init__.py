@@ -20,6 +20,15 @@ COMMANDS = {
     "validate": "validate",
     "render": "render",
     "schema": "schema",
+    "diff": "diff",
+    "status": "status",
+    "push": "push",
+    "experiment": "experiment",
+    "sync": "sync",
+    "rollback": "rollback",
+    "history": "history",
+    "check": "check",
+    "init": "init",
 }
 
 EPILOG = """\b
