@@ -1,0 +1,102 @@
+"""`promptops experiment`: reproducible numbers with the mock, wording moves them as docs/mock-llm.md says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptops.tracing.local import LocalTracer
+from tests.helpers import git, git_init, make_project, run_cli
+
+ONLY_CITY = "  Answer with only the city name.\n"
+QUESTION = "  Question: What is the capital of {{ country }}?\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY", raising=False)
+    monkeypatch.delenv("LANGFUSE_SECRET_KEY", raising=False)
+    root = make_project(tmp_path / "repo", examples=True)
+    git_init(root)
+    monkeypatch.chdir(root)
+    return root
+
+
+def experiment(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    result = run_cli(capsys, "experiment", *args, "--json")
+    assert result.code == 0, result.err
+    data: dict[str, Any] = json.loads(result.out)
+    return data
+
+
+def means(data: dict[str, Any]) -> dict[str, float]:
+    """Evaluator means: what must be identical between runs (latency is measured, so it is not)."""
+    return {name: m["mean"] for name, m in data["metrics"].items() if not name.startswith("latency")}
+
+
+def test_same_numbers_every_run(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = experiment(capsys, "capital-cities"), experiment(capsys, "capital-cities")
+    assert means(first) == means(second) == {
+        "exact_match": 0.0,
+        "mentions_capital": 1.0,
+        "answer_length": 31.3,
+        "error_rate": 0.0,
+    }
+    assert [i["output"] for i in first["items"]] == [i["output"] for i in second["items"]]
+    assert first["items"][0] == {
+        "id": "france",
+        "repeat": 0,
+        "output": "The capital of France is Paris.",
+        "error": None,
+        "scores": {"exact_match": False, "mentions_capital": True, "answer_length": 31.0},
+    }
+
+
+def test_only_the_city_name_makes_exact_match_perfect(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = repo / "prompts" / "capital-cities.yaml"
+    path.write_text(path.read_text().replace(QUESTION, ONLY_CITY + QUESTION))
+    data = experiment(capsys, "capital-cities")
+    assert means(data)["exact_match"] == 1.0
+    assert [i["output"] for i in data["items"]][:3] == ["Paris", "Berlin", "Tokyo"]
+
+
+def test_runs_are_recorded_locally_with_spans_and_scores(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = experiment(capsys, "support-agent")
+    tracer = LocalTracer(repo / ".promptops" / "runs.db")
+    (run,) = tracer.runs("support-agent")
+    assert run.id == data["run_id"]
+    items = tracer.items(run.id)
+    assert len(items) == 9
+    spans = [s.name for s in tracer.spans(items[0].trace_id)]
+    assert spans[1:] == ["retrieve", "rank", "prompt-managed-call"]
+    kinds = {s.name: s.data_type for s in tracer.scores(trace_id=items[0].trace_id)}
+    assert kinds == {"groundedness": "NUMERIC", "user_feedback": "CATEGORICAL", "resolved": "BOOLEAN"}
+
+
+def test_a_registry_version_by_number_and_label(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "sync").code == 0
+    path = repo / "prompts" / "capital-cities.yaml"
+    path.write_text(path.read_text().replace(QUESTION, ONLY_CITY + QUESTION))
+    git(repo, "commit", "-qam", "only the city")
+    assert run_cli(capsys, "sync").code == 0
+    by_label = experiment(capsys, "capital-cities", "--label", "production")
+    by_version = experiment(capsys, "capital-cities", "--version", "1")
+    assert (by_label["version"], by_label["subject"]) == (2, "version 2 (production)")
+    assert (means(by_label)["exact_match"], means(by_version)["exact_match"]) == (1.0, 0.0)
+
+
+def test_conflicting_subject_options_are_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "experiment", "capital-cities", "--version", "1", "--label", "production")
+    assert result.code == 2
+    assert "give at most one of --version, --label and --working-tree" in result.err
+
+
+def test_unknown_version_is_a_one_line_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "sync").code == 0
+    result = run_cli(capsys, "experiment", "capital-cities", "--version", "9")
+    assert result.code == 1
+    assert len(result.err.strip().splitlines()) == 1
+    assert result.err.startswith("error: ") and "9" in result.err
