@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# Imported with this module, not per call: compiling runs once per experiment item, and the SDK's lazy
+# module loader would otherwise cost time inside every measured item (and a cold first item).
+from langfuse.api import Prompt_Chat, Prompt_Text
+from langfuse.model import ChatPromptClient, TextPromptClient
+
 from promptops.model import RenderedPrompt
 
 
 def compile_with_sdk(rendered: RenderedPrompt, values: Mapping[str, Any]) -> str | list[dict[str, Any]]:
     """Return what `langfuse.get_prompt(...).compile(**values)` gives for this rendered prompt."""
-    from langfuse.api import Prompt_Chat, Prompt_Text
-    from langfuse.model import ChatPromptClient, TextPromptClient
-
     common: dict[str, Any] = {
         "name": rendered.name,
         "version": 1,
