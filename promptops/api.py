@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,6 +128,19 @@ def render(settings: Settings, name: str, values: Mapping[str, Any] | None = Non
     return RenderResult(rendered, compiled)
 
 
+@contextmanager
+def _opened(settings: Settings, registry: Registry | None) -> Iterator[Registry]:
+    """Yield the given registry, or open the settings' one and close it afterwards."""
+    if registry is not None:
+        yield registry
+        return
+    opened = registry_for(settings)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
 def registry_for(settings: Settings) -> Registry:
     """Open the registry chosen by --registry, the config, or auto-detection."""
     from promptops.registry import open_registry, resolve_name
@@ -178,17 +192,12 @@ def diff(
 
     project = valid_project(settings)
     rendered = _rendered(project, names)
-    own = registry is None
-    reg = registry or registry_for(settings)
-    try:
+    with _opened(settings, registry) as reg:
         plans = plan(rendered, reg.list_prompts())
         if names:
             plans = [p for p in plans if p.name in names]
         diffs = _with_diffs(reg, plans) if with_text else [PromptDiff(p) for p in plans]
         return DiffResult(reg.describe(), tuple(diffs))
-    finally:
-        if own:
-            reg.close()
 
 
 def _with_diffs(registry: Registry, plans: Sequence[PromptPlan]) -> list[PromptDiff]:
@@ -232,16 +241,11 @@ def push(settings: Settings, names: Sequence[str] = (), *, registry: Registry | 
 
     project = valid_project(settings)
     rendered = _rendered(project, names)
-    own = registry is None
-    reg = registry or registry_for(settings)
-    try:
+    with _opened(settings, registry) as reg:
         plans = [p for p in plan(rendered, reg.list_prompts()) if not names or p.name in names]
         datasets = tuple(reg.sync_dataset(d) for d in _datasets_used(project, plans))
         created = tuple(publish.create_version(reg, p, settings.root) for p in plans if publish.needs_version(p))
         return PushResult(reg.describe(), created, datasets, tuple(plans))
-    finally:
-        if own:
-            reg.close()
 
 
 def _datasets_used(project: Project, plans: Sequence[PromptPlan]) -> list[DatasetSpec]:
@@ -284,9 +288,7 @@ def sync(
 
     project = valid_project(settings)
     rendered = _rendered(project, names)
-    own = registry is None
-    reg = registry or registry_for(settings)
-    try:
+    with _opened(settings, registry) as reg:
         plans = [p for p in plan(rendered, reg.list_prompts()) if not names or p.name in names]
         if dry_run:
             results = tuple(
@@ -302,9 +304,6 @@ def sync(
         finally:
             tracer.flush()
         return SyncResult(reg.describe(), results, datasets, False)
-    finally:
-        if own:
-            reg.close()
 
 
 @dataclass(frozen=True)
@@ -330,9 +329,7 @@ def rollback(
     from promptops.registry.base import PRODUCTION
     from promptops.release import plan_rollback
 
-    own = registry is None
-    reg = registry or registry_for(settings)
-    try:
+    with _opened(settings, registry) as reg:
         labelled = reg.labelled_versions(name)
         if to_version is not None:
             reg.get_version(name, version=to_version)  # raises PromptNotFound for a version that does not exist
@@ -342,9 +339,6 @@ def rollback(
         reg.set_labels(name, planned.to_version, [PRODUCTION])
         restored = _restore_file(settings, reg, name, planned.to_version) if restore_file else None
         return RollbackResult(reg.describe(), planned, True, restored)
-    finally:
-        if own:
-            reg.close()
 
 
 def _restore_file(settings: Settings, reg: Registry, name: str, version: int) -> str:
@@ -376,13 +370,8 @@ def history(settings: Settings, name: str, *, registry: Registry | None = None) 
     """List a prompt's releases with version, date, git commit and commit message."""
     from promptops.release import releases
 
-    own = registry is None
-    reg = registry or registry_for(settings)
-    try:
+    with _opened(settings, registry) as reg:
         return HistoryResult(reg.describe(), name, tuple(releases(reg.labelled_versions(name))))
-    finally:
-        if own:
-            reg.close()
 
 
 def experiment(
@@ -411,9 +400,7 @@ def experiment(
         raise ExperimentError(f"{name} has no experiment ({spec.no_experiment_reason or 'none configured'})")
     dataset = project.dataset(spec.experiment.dataset)
     assert dataset is not None  # validation guarantees it
-    own = registry is None
-    reg = registry or registry_for(settings)
-    try:
+    with _opened(settings, registry) as reg:
         if version is not None or label is not None:
             stored = reg.get_version(name, version=version, label=label)
             subject = Subject(
@@ -429,9 +416,6 @@ def experiment(
             return runner_for(tracer, progress, git_commit=head_commit(settings.root))(subject, dataset, spec)
         finally:
             tracer.flush()
-    finally:
-        if own:
-            reg.close()
 
 
 @dataclass(frozen=True)
