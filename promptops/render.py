@@ -8,6 +8,7 @@ template would depend on a value that does not exist until run time, so the chec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -44,7 +45,10 @@ class _PromptsLoader(BaseLoader):
         self.project_root = project_root
 
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
-        target = (self.prompts_root / template).resolve()
+        try:
+            target = (self.prompts_root / template).resolve()
+        except (OSError, RuntimeError):  # a link loop
+            raise TemplateNotFound(f"{template} (a broken or looping link)") from None
         if template.startswith("/") or not target.is_relative_to(self.prompts_root):
             raise TemplateNotFound(f"{template} (includes must stay inside the prompts folder)")
         if not target.is_file():
@@ -52,11 +56,13 @@ class _PromptsLoader(BaseLoader):
         read = files.read_text(target, self.project_root)
         if read.problem is not None or read.text is None:
             raise TemplateNotFound(f"{template} ({read.problem.message if read.problem else 'unreadable'})")
-        return read.text, str(target), lambda: False
+        mtime = target.stat().st_mtime_ns
+        return read.text, str(target), lambda: target.exists() and target.stat().st_mtime_ns == mtime
 
 
+@functools.lru_cache(maxsize=8)
 def environment(prompts_root: Path, project_root: Path) -> SandboxedEnvironment:
-    """Return the sandboxed Jinja environment for a project's prompts."""
+    """Return the sandboxed Jinja environment for a project's prompts (cached: partials compile once)."""
     return BoundedSandbox(
         loader=_PromptsLoader(prompts_root, project_root),
         undefined=StrictUndefined,
