@@ -374,6 +374,14 @@ def history(settings: Settings, name: str, *, registry: Registry | None = None) 
         return HistoryResult(reg.describe(), name, tuple(releases(reg.labelled_versions(name))))
 
 
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    """An experiment run and the registry it was recorded in."""
+
+    registry: str
+    result: ExperimentResult
+
+
 def experiment(
     settings: Settings,
     name: str,
@@ -382,7 +390,7 @@ def experiment(
     label: str | None = None,
     progress: Progress | None = None,
     registry: Registry | None = None,
-) -> ExperimentResult:
+) -> ExperimentOutcome:
     """Run a prompt's experiment on the working tree, or on a registry version (by number or label)."""
     from promptops import promote
     from promptops import render as rendering
@@ -413,9 +421,10 @@ def experiment(
         reg.sync_dataset(dataset)
         tracer = tracer_for(settings.root, settings.config, reg)
         try:
-            return runner_for(tracer, progress, git_commit=head_commit(settings.root))(subject, dataset, spec)
+            result = runner_for(tracer, progress, git_commit=head_commit(settings.root))(subject, dataset, spec)
         finally:
             tracer.flush()
+        return ExperimentOutcome(reg.describe(), result)
 
 
 @dataclass(frozen=True)

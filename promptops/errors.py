@@ -62,5 +62,11 @@ class ExperimentError(PromptopsError):
     """An experiment could not run (not a failed item: those are results)."""
 
 
+class Interrupted(PromptopsError):
+    """The user stopped a run (Ctrl-C); nothing was decided on a partial experiment."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class GateFailed(PromptopsError):
     """A candidate did not beat its baseline."""

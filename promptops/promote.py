@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from promptops.errors import Interrupted
 from promptops.experiments import RunFn
 from promptops.gate import Verdict, judge
 from promptops.model import DatasetSpec, GatePolicy, Project, PromptSpec, RenderedPrompt
@@ -19,7 +20,7 @@ from promptops.registry.base import PRODUCTION, REJECTED, PromptVersion, Registr
 from promptops.release import promotion_labels
 from promptops.render import content_hash
 from promptops.results import ExperimentResult
-from promptops.runner import Subject
+from promptops.runner import INTERRUPTED, Subject
 
 Outcome = Literal["promoted", "rejected", "conflict", "already-promoted"]
 
@@ -71,9 +72,20 @@ def evaluate(
 ) -> tuple[Verdict, ExperimentResult, ExperimentResult | None]:
     """Run candidate and baseline on the same dataset, model, evaluators and seed, and judge them."""
     policy = spec.gate or GatePolicy(primary=spec.experiment.evaluators[0].name if spec.experiment else "")
-    cand_result = run(candidate, dataset, spec)
-    base_result = run(baseline, dataset, spec) if baseline is not None else None
+    cand_result = _finished(run(candidate, dataset, spec))
+    base_result = _finished(run(baseline, dataset, spec)) if baseline is not None else None
     return judge(policy, cand_result, base_result), cand_result, base_result
+
+
+def _finished(result: ExperimentResult) -> ExperimentResult:
+    """Refuse to judge a run the user interrupted: a partial run must neither promote nor reject."""
+    if result.stopped == INTERRUPTED:
+        done = sum(not item.error or not item.error.startswith("not run") for item in result.items)
+        raise Interrupted(
+            f"interrupted during the experiment of {result.prompt} ({result.subject}) after {done} of "
+            f"{len(result.items)} items: nothing was promoted or rejected; run again to judge it"
+        )
+    return result
 
 
 def decide(registry: Registry, name: str, candidate: int, baseline: int | None, verdict: Verdict) -> Decision:

@@ -125,3 +125,25 @@ def test_python_dash_m_entry_point() -> None:
     result = subprocess.run([sys.executable, "-m", "promptops", "--version"], capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.strip() == "promptops, version 0.1.0"
+
+
+def test_a_bug_is_exit_3_with_a_crash_log_and_no_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops import api
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom with sk-lf-0123456789abcdef in it")
+
+    make_project(tmp_path / "p", examples=True)
+    monkeypatch.setenv("PROMPTOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(api, "validate", broken)
+    result = run_cli(capsys, "--project", str(tmp_path / "p"), "validate")
+    log = tmp_path / "home" / "promptops-crash.log"
+    assert result.code == 3
+    assert "Traceback" not in result.out + result.err
+    assert "sk-lf-0123456789abcdef" not in result.err
+    assert result.err.startswith("internal error: RuntimeError: boom with [REDACTED Langfuse secret key] in it")
+    assert result.err.strip().endswith(f"(details in {log})")
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "sk-lf-0123456789abcdef" not in text

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="promptops", standalone_mode=False)
     except PromptopsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
@@ -105,9 +105,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except Exception as exc:  # the last resort: a bug in promptops, never a traceback on screen
         log = _crash_log(exc)
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (details in {log})", err=True)
+        click.echo(f"internal error: {type(exc).__name__}: {_safe(str(exc))} (details in {log})", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _safe(message: str) -> str:
+    """Mask credentials in a message before it reaches a terminal or a CI log."""
+    from promptops.sensitive import redact_secrets
+
+    return redact_secrets(message)
 
 
 def _crash_log(exc: BaseException) -> str:

@@ -87,7 +87,9 @@ def experiment(
 
     if sum([version is not None, label is not None, working_tree]) > 1:
         raise click.UsageError("give at most one of --version, --label and --working-tree")
-    result = api.experiment(settings(ctx), name, version=version, label=label, progress=progress_factory())
+    outcome = api.experiment(settings(ctx), name, version=version, label=label, progress=progress_factory())
+    click.echo(f"registry: {outcome.registry}", err=True)
+    result = outcome.result
     if as_json:
         echo_json(result_json(result))
     else:
