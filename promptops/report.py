@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from promptops.verdict_render import verdict_markdown
 MARKER = "<!-- promptops-report -->"
 GITHUB_COMMENT_LIMIT = 65_536  # characters GitHub accepts in one comment body
 TRUNCATION_NOTE = "\n\n> ✂️ The report was truncated to fit GitHub's comment size limit; run `promptops check` for all."
+_FENCE = re.compile(r" {0,3}(`{3,})")  # a line that opens or closes a fenced code block (CommonMark)
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,13 @@ def _validation_section(errors: Sequence[Diagnostic]) -> str:
 def _prompt_section(p: PromptCheck) -> str:
     parts = [f"### `{p.name}` ({p.status})", "", f"**On merge:** {p.plan}", ""]
     if p.text_diff:
+        fence = _fence(p.text_diff)
         parts += [
             "<details><summary>Rendered text diff</summary>",
             "",
-            "```diff",
+            f"{fence}diff",
             p.text_diff.rstrip("\n"),
-            "```",
+            fence,
             "</details>",
             "",
         ]
@@ -92,15 +95,44 @@ def _prompt_section(p: PromptCheck) -> str:
     return "\n".join(parts)
 
 
+def _fence(text: str) -> str:
+    """Return a code fence longer than any run of backticks in `text`: a prompt's own ``` cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def _cell(text: str) -> str:
+    # `<` and `&` escaped: a message quoting prompt text must not open HTML (a stray <details> hides the rest).
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _fit(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
-    cut = text[: limit - len(TRUNCATION_NOTE)]
-    # Do not leave a code fence open: that would swallow the note.
-    if cut.count("```") % 2 == 1:
-        cut = cut[: cut.rfind("```")]
-    return cut + TRUNCATION_NOTE
+    cut = text[: _last_safe_cut(text, limit - len(TRUNCATION_NOTE))]
+    return cut.rstrip("\n") + TRUNCATION_NOTE
+
+
+def _last_safe_cut(text: str, budget: int) -> int:
+    """Return where the last whole line within `budget` ends with no code fence and no <details> open.
+
+    Cutting inside either would swallow the truncation note: into the code block, or into a collapsed section.
+    """
+    safe = end = details = 0
+    fence = ""
+    for line in text.splitlines(keepends=True):
+        end += len(line)
+        if end > budget:
+            break
+        match = _FENCE.match(line)
+        if fence:
+            if match and match.group(1).startswith(fence) and not line[match.end() :].strip():
+                fence = ""
+        elif match:
+            fence = match.group(1)
+        else:
+            details += line.count("<details>") - line.count("</details>")
+        if not fence and details == 0:
+            safe = end
+    return safe

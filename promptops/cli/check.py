@@ -65,6 +65,7 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
     when set. Exit 1 if validation fails or any changed prompt fails its gate.
     """
     from promptops import api, report
+    from promptops.sensitive import redact
     from promptops.verdict_render import verdict_text
 
     s = settings(ctx)
@@ -92,7 +93,9 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
             [d for d in result.diagnostics if d.severity == "error"], "github" if fmt == "github" else "text"
         )
         for p in result.prompts:
-            click.echo(verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})")
+            # Masked like the report: CI logs are as public as the PR comment.
+            shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
+            click.echo(redact(shown, s.config.redact_patterns))
             click.echo("")
         click.echo(f"check {'passed' if result.passed else 'failed'}: {len(result.prompts)} changed prompt(s)")
     ctx.exit(0 if result.passed else 1)
