@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from promptops.errors import PromptNotFound, ValidationFailed
 from promptops.model import DatasetSpec, Diagnostic, Project, ProjectConfig, RenderedPrompt
 from promptops.plan import PromptPlan
-from promptops.registry.base import DatasetSyncResult, PromptVersion, Registry
+from promptops.registry.base import DatasetSyncResult, PromptState, PromptVersion, Registry
 from promptops.report import PromptCheck
 
 if TYPE_CHECKING:
@@ -460,27 +460,36 @@ def check(
     label = f"{base_ref} ({base_commit[:12]})"
     if any(d.severity == "error" for d in diagnostics):
         return CheckResult(label, "not reached", diagnostics, ())
-    reg = _readable_registry(settings)
+    reg, states, why_not = _readable_registry(settings)
     try:
         tracer = tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()
         try:
-            prompts = check_prompts(
-                project, base_commit, reg, runner_for(tracer, progress, git_commit=head_commit(settings.root))
-            )
+            run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
+            prompts = check_prompts(project, base_commit, reg, states, run)
         finally:
             tracer.flush()
-        source = reg.describe() if reg else f"the base ref {base_ref} (no registry reachable)"
+        source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
         return CheckResult(label, source, diagnostics, tuple(prompts))
     finally:
         if reg is not None:
             reg.close()
 
 
-def _readable_registry(settings: Settings) -> Registry | None:
-    """Return the registry when it can be read without writing anything; a fork PR has none."""
+def _readable_registry(settings: Settings) -> tuple[Registry | None, dict[str, PromptState], str]:
+    """Return the registry and its prompt states when it can be read without writing; else why not.
+
+    A fork PR has no credentials and no database; an unreachable Langfuse must not block a PR either: the
+    baseline then comes from the base ref, and the report says why.
+    """
+    from promptops.errors import RegistryError
     from promptops.registry import resolve_name
 
     name = resolve_name(settings.registry, settings.config.registry)
     if name == "local" and not (settings.root / settings.config.registry_path).is_file():
-        return None  # opening would create the database, and check writes nothing
-    return registry_for(settings)
+        return None, {}, "no registry: no credentials and no local registry file"  # opening would create it
+    reg = registry_for(settings)
+    try:
+        return reg, {s.name: s for s in reg.list_prompts()}, ""
+    except RegistryError as exc:
+        reg.close()
+        return None, {}, f"registry unreachable: {exc}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from promptops import gitinfo
@@ -11,7 +12,7 @@ from promptops.errors import PromptopsError
 from promptops.experiments import RunFn
 from promptops.model import Project, PromptSpec, RenderedPrompt
 from promptops.promote import baseline_version, evaluate, version_subject
-from promptops.registry.base import Registry
+from promptops.registry.base import PromptState, Registry
 from promptops.report import PromptCheck
 from promptops.runner import Subject
 from promptops.textdiff import prompt_as_text, unified
@@ -38,12 +39,13 @@ def base_prompts(root: Path, base_commit: str) -> dict[str, RenderedPrompt]:
         return found
 
 
-def check_prompts(project: Project, base_commit: str, reg: Registry | None, run: RunFn) -> list[PromptCheck]:
-    """Judge every prompt whose rendered content differs from the base commit."""
+def check_prompts(
+    project: Project, base_commit: str, reg: Registry | None, states: Mapping[str, PromptState], run: RunFn
+) -> list[PromptCheck]:
+    """Judge every prompt whose rendered content differs from the base commit; list the ones removed."""
     from promptops.plan import plan_prompt
 
     base = base_prompts(project.root, base_commit)
-    states = {s.name: s for s in reg.list_prompts()} if reg else {}
     checks = []
     for spec in project.prompts:
         head = rendering.render(spec, project.prompts_root, project.root)
@@ -71,6 +73,12 @@ def check_prompts(project: Project, base_commit: str, reg: Registry | None, run:
         assert dataset is not None  # validation guarantees it
         verdict, _, _ = evaluate(spec, dataset, Subject(head, None, "this branch"), baseline, run)
         checks.append(PromptCheck(spec.name, status, source, diff, planned, verdict))
+    in_head = {spec.name for spec in project.prompts}
+    for name, old in sorted(base.items()):
+        if name not in in_head:
+            diff = unified(prompt_as_text(old.prompt), "", f"{name} (base)", f"{name} (this branch)")
+            planned = "sync leaves the registry's versions as an orphan; production keeps serving until deleted there"
+            checks.append(PromptCheck(name, "removed", "-", diff, planned, None, "removed from git"))
     return checks
 
 

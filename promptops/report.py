@@ -51,10 +51,20 @@ def markdown(
     head = [MARKER, f"## promptops check {'✅ passed' if ok else '❌ failed'}", ""]
     head.append(_summary_line(prompts, errors, failed))
     head.append(f"\nBase: `{base}` · baseline source: {registry}\n")
+    if prompts:  # one row per prompt first, so a truncated report still names every verdict
+        head += ["| prompt | change | verdict |", "|---|---|---|"]
+        head += [f"| `{p.name}` | {p.status} | {_verdict_cell(p)} |" for p in prompts]
+        head.append("")
     sections = [_validation_section(errors)] if errors else []
     sections += [_prompt_section(p) for p in prompts]
     text = redact("\n".join(head) + "\n".join(sections), redact_patterns)
     return _fit(text, limit)
+
+
+def _verdict_cell(p: PromptCheck) -> str:
+    if p.verdict is None:
+        return f"— {_cell(p.note)}"
+    return "✅ passed" if p.verdict.passed else "❌ rejected"
 
 
 def _summary_line(prompts: Sequence[PromptCheck], errors: Sequence[Diagnostic], failed: Sequence[PromptCheck]) -> str:

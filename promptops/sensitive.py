@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Credentials: a prompt file or dataset that contains one leaks it to everyone who can read the registry.
 SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -23,7 +24,7 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
 # Personal data: masked before traces, reports or logs leave the process.
 PERSONAL_PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
-    "card": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
+    "card": re.compile(r"\b\d(?:[ -]?\d){12,18}\b"),
     "phone": re.compile(r"(?<![\w+])\+?\d{1,3}[ .-]?\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{3,4}\b"),
 }
 
@@ -64,6 +65,17 @@ def redact(text: str, extra_patterns: Iterable[str] = ()) -> str:
     for extra in extra_patterns:
         text = re.sub(extra, "[REDACTED]", text)
     return text
+
+
+def redact_value(value: Any, extra_patterns: Iterable[str] = ()) -> Any:
+    """Return a JSON-like value with every string in it redacted (keys and numbers are kept)."""
+    if isinstance(value, str):
+        return redact(value, extra_patterns)
+    if isinstance(value, Mapping):
+        return {k: redact_value(v, extra_patterns) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, extra_patterns) for v in value]
+    return value
 
 
 def _luhn(candidate: str) -> bool:

@@ -30,7 +30,7 @@ CAPITALS = {
     "spain": ("Spain", "Madrid"),
 }
 LANGFUSE_ENV = ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_BASE_URL", "LANGFUSE_HOST")
-FORK_SOURCE = "the base ref main (no registry reachable)"
+FORK_SOURCE = "the base ref main (no registry: no credentials and no local registry file)"
 LOCAL_SOURCE = "local registry at .promptops/registry.db"
 PROMPT_WRITES = "/api/public/v2/prompts*"  # creating versions (POST) and moving labels (PATCH)
 
@@ -212,7 +212,7 @@ def test_validation_error_fails_with_annotations_and_runs_no_experiment(
     assert result.out.splitlines() == [
         "::error file=prompts/support-agent.yaml,line=7,title=promptops undeclared-variable::'mood' is not defined: "
         "declare it under `variables:` (runtime) or `constants:` (build time)",
-        "check failed: 0 changed prompt(s)",
+        "check failed: 1 validation error(s)",
     ]
     markdown = (tmp_path / "report.md").read_text("utf-8")
     assert markdown.startswith(
@@ -340,7 +340,8 @@ def test_a_pr_that_changes_200_prompts_gets_a_comment_sized_report(
     assert markdown.startswith(f"{report.MARKER}\n## promptops check ❌ failed\n\n200 prompt(s) changed, 200 failed")
     assert markdown.endswith(report.TRUNCATION_NOTE)
     assert "### ❌ bulk/capital-000: rejected" in markdown
-    assert "bulk/capital-199" not in markdown
+    assert "### `bulk/capital-199`" not in markdown  # its section was cut ...
+    assert "| `bulk/capital-199` | changed | ❌ rejected |" in markdown  # ... but the summary table names it
     assert markdown.count("<details>") == markdown.count("</details>")
 
 
@@ -499,3 +500,44 @@ def test_changes_on_the_base_after_the_branch_point_are_not_the_prs(
     assert data["base"] == f"main ({branch_point[:12]})"
     assert [p["name"] for p in data["prompts"]] == ["capital-cities"]
     assert metrics(only_prompt(data))["exact_match"] == (0.0, 1.0)
+
+
+# -- prompts removed on the branch, and a registry that cannot be reached -----------------------------------------
+
+
+def test_a_removed_prompt_is_listed_with_what_sync_will_do(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    branch(repo)
+    git(repo, "rm", "-q", "prompts/support-agent.yaml")
+    git(repo, "commit", "-qm", "Retire the support agent")
+    code, data = check_json(capsys, "--report", "report.md")
+    assert code == 0
+    prompt = only_prompt(data)
+    assert (prompt["name"], prompt["status"], prompt["passed"], prompt["verdict"]) == (
+        "support-agent",
+        "removed",
+        True,
+        None,
+    )
+    assert prompt["plan"].startswith("sync leaves the registry's versions as an orphan")
+    assert prompt["text_diff"].startswith("--- support-agent (base)\n+++ support-agent (this branch)\n")
+    assert "| `support-agent` | removed | — removed from git |" in (repo / "report.md").read_text("utf-8")
+
+
+def test_an_unreachable_langfuse_falls_back_to_the_base_ref(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-unreachable")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-unreachable-secret")
+    monkeypatch.setenv("LANGFUSE_BASE_URL", f"http://127.0.0.1:{port}")
+    branch(repo)
+    set_instruction(repo, BETTER, "Ask for only the city name")
+    code, data = check_json(capsys)
+    assert code == 0
+    assert data["baseline_source"].startswith("the base ref main (registry unreachable: ")
+    assert "sk-lf-unreachable-secret" not in json.dumps(data)
+    assert only_prompt(data)["baseline"] == "the prompt as it is on the base ref"

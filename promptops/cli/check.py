@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from promptops.cli import settings
-from promptops.cli.output import echo_diagnostics, echo_json
+from promptops.cli.output import echo_diagnostics, echo_json, redacted
 from promptops.cli.progress import progress_factory
 
 
@@ -65,7 +65,6 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
     when set. Exit 1 if validation fails or any changed prompt fails its gate.
     """
     from promptops import api, report
-    from promptops.sensitive import redact
     from promptops.verdict_render import verdict_text
 
     s = settings(ctx)
@@ -85,7 +84,7 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write(markdown + "\n")
     if fmt == "json":
-        echo_json(result_json(result))
+        echo_json(result_json(result), redact_patterns=s.config.redact_patterns)
     elif fmt == "markdown":
         click.echo(markdown)
     else:
@@ -95,7 +94,9 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
         for p in result.prompts:
             # Masked like the report: CI logs are as public as the PR comment.
             shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
-            click.echo(redact(shown, s.config.redact_patterns))
+            click.echo(redacted(shown, s.config.redact_patterns))
             click.echo("")
-        click.echo(f"check {'passed' if result.passed else 'failed'}: {len(result.prompts)} changed prompt(s)")
+        errors = sum(d.severity == "error" for d in result.diagnostics)
+        counted = f"{errors} validation error(s)" if errors else f"{len(result.prompts)} changed prompt(s)"
+        click.echo(f"check {'passed' if result.passed else 'failed'}: {counted}")
     ctx.exit(0 if result.passed else 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
@@ -11,9 +11,20 @@ import click
 from promptops.model import Diagnostic
 
 
-def echo_json(value: Any) -> None:
-    """Print a value as indented JSON on stdout."""
+def echo_json(value: Any, *, redact_patterns: Sequence[str] | None = None) -> None:
+    """Print a value as indented JSON on stdout; with `redact_patterns`, masked like reports (model outputs)."""
+    if redact_patterns is not None:
+        from promptops.sensitive import redact_value
+
+        value = redact_value(value, redact_patterns)
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def redacted(text: str, patterns: Sequence[str]) -> str:
+    """Return text with personal data, credentials and the project's own patterns masked."""
+    from promptops.sensitive import redact
+
+    return redact(text, patterns)
 
 
 def diagnostic_line(d: Diagnostic) -> str:

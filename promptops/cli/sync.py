@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from promptops.cli import settings
-from promptops.cli.output import echo_json
+from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
 
 
@@ -29,13 +30,13 @@ def result_rows(result: Any) -> list[dict[str, Any]]:
     ]
 
 
-def echo_summary(result: Any) -> None:
-    """Print every verdict, then one summary table row per prompt."""
+def echo_summary(result: Any, redact_patterns: Sequence[str]) -> None:
+    """Print every verdict (masked: it quotes model outputs), then one summary table row per prompt."""
     from promptops.verdict_render import verdict_text
 
     for p in result.prompts:
         if p.verdict is not None:
-            click.echo(verdict_text(p.verdict))
+            click.echo(redacted(verdict_text(p.verdict), redact_patterns))
             click.echo("")
     width = max((len(p.name) for p in result.prompts), default=6)
     click.echo(f"{'prompt':<{width}}  {'outcome':<17} version  release")
@@ -62,10 +63,11 @@ def sync(ctx: click.Context, names: tuple[str, ...], dry_run: bool, as_json: boo
     """
     from promptops import api
 
-    result = api.sync(settings(ctx), names, dry_run=dry_run, progress=progress_factory())
+    s = settings(ctx)
+    result = api.sync(s, names, dry_run=dry_run, progress=progress_factory())
     click.echo(f"registry: {result.registry}", err=True)
     if as_json:
-        echo_json({"dry_run": result.dry_run, "prompts": result_rows(result)})
+        echo_json({"dry_run": result.dry_run, "prompts": result_rows(result)}, redact_patterns=s.config.redact_patterns)
     elif dry_run:
         for p in result.prompts:
             click.echo(f"{p.name}: {p.outcome}")
@@ -74,5 +76,5 @@ def sync(ctx: click.Context, names: tuple[str, ...], dry_run: bool, as_json: boo
             click.echo(
                 f"dataset {d.name}: {d.upserted} upserted, {d.archived} archived, {d.unchanged} unchanged", err=True
             )
-        echo_summary(result)
+        echo_summary(result, s.config.redact_patterns)
     ctx.exit(1 if result.failed else 0)
