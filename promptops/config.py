@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from promptops.errors import ConfigError, ProjectNotFound
-from promptops.model import GatePolicy, Guardrail, ProjectConfig
+from promptops.model import GatePolicy, Guardrail, ProjectConfig, TracingConfig
 
 CONFIG_FILES = ("promptops.yaml", "pyproject.toml")
 
@@ -53,6 +53,7 @@ def load_config(root: Path) -> ProjectConfig:
         gate=gate,
         redact_patterns=tuple(raw.get("redact", {}).get("patterns", ())),
         require_experiment=raw.get("require_experiment", True),
+        tracing=TracingConfig(**raw.get("tracing", {})),  # the schema allows exactly its fields
         source=source,
     )
 

@@ -180,6 +180,15 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class TracingConfig:
+    """How traces are sampled and batched on their way to Langfuse; None leaves the SDK's default (or env)."""
+
+    sample_rate: float | None = None  # share of traces kept, 0..1 (SDK default 1, or LANGFUSE_SAMPLE_RATE)
+    flush_at: int | None = None  # spans per export batch (SDK default 512, or LANGFUSE_FLUSH_AT)
+    flush_interval: float | None = None  # seconds between exports (SDK default 5, or LANGFUSE_FLUSH_INTERVAL)
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """Settings from `[tool.promptops]` or promptops.yaml, with defaults filled in."""
 
@@ -191,6 +200,7 @@ class ProjectConfig:
     gate: GatePolicy | None = None
     redact_patterns: tuple[str, ...] = ()
     require_experiment: bool = True
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     source: str = ""  # the file the config came from, relative to root
 
 

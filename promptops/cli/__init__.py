@@ -29,6 +29,7 @@ COMMANDS = {
     "history": "history",
     "check": "check",
     "init": "init",
+    "trace-demo": "trace_demo",
 }
 
 EPILOG = """\b

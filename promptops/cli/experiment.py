@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from promptops.cli import settings
-from promptops.cli.output import echo_json
+from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
 
 
@@ -37,7 +38,7 @@ def result_json(result: Any) -> dict[str, Any]:
     }
 
 
-def echo_result(result: Any, worst: int = 5) -> None:
+def echo_result(result: Any, redact_patterns: Sequence[str], worst: int = 5) -> None:
     """Print the aggregates table and the worst items."""
     click.echo(f"{result.prompt} — {result.subject} on {result.dataset} with {result.model} (seed {result.seed})")
     click.echo(f"{'metric':<20} {'mean':>8} {'pass rate':>10} {'n':>5} {'failed':>7}")
@@ -57,7 +58,8 @@ def echo_result(result: Any, worst: int = 5) -> None:
         click.echo("\nworst items:")
         for item in ranked:
             shown = item.error if item.failed else repr(item.output)
-            click.echo(f"  {item.item_id}: {shown} (expected {item.expected_output!r})")
+            line = f"  {item.item_id}: {shown} (expected {item.expected_output!r})"
+            click.echo(redacted(line, redact_patterns))  # outputs quote inputs: masked like every report
 
 
 def _badness(item: Any) -> tuple[int, float]:
@@ -87,11 +89,12 @@ def experiment(
 
     if sum([version is not None, label is not None, working_tree]) > 1:
         raise click.UsageError("give at most one of --version, --label and --working-tree")
-    outcome = api.experiment(settings(ctx), name, version=version, label=label, progress=progress_factory())
+    s = settings(ctx)
+    outcome = api.experiment(s, name, version=version, label=label, progress=progress_factory())
     click.echo(f"registry: {outcome.registry}", err=True)
     result = outcome.result
     if as_json:
-        echo_json(result_json(result))
+        echo_json(result_json(result), redact_patterns=s.config.redact_patterns)
     else:
-        echo_result(result)
+        echo_result(result, s.config.redact_patterns)
     ctx.exit(1 if result.stopped else 0)

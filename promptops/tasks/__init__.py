@@ -77,6 +77,7 @@ def get_task(name: str) -> Task:
         return task
     if ":" in name:
         from promptops.tasks.custom import custom_task
+        from promptops.tasks.langchain import runnable_task
 
-        return custom_task(name)
+        return runnable_task(name) or custom_task(name)
     raise ExperimentError(f"unknown task {name!r}; known tasks: {', '.join(BUILTIN)}, or a custom module:function")

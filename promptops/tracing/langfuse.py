@@ -21,7 +21,7 @@ from langfuse.api import Prompt_Chat, Prompt_Text
 from langfuse.model import ChatPromptClient, PromptClient, TextPromptClient
 from opentelemetry import trace as otel_trace
 
-from promptops.model import DatasetItem
+from promptops.model import DatasetItem, TracingConfig
 from promptops.sensitive import redact
 from promptops.tracing.base import GENERATION, ROOT_SPAN, ItemTrace, Observation, RunInfo, Subject
 
@@ -54,6 +54,21 @@ def make_mask(redact_patterns: Sequence[str] = ()) -> Mask:
         return _redact_value(data, patterns)
 
     return mask
+
+
+def client_options(tracing: TracingConfig) -> dict[str, Any]:
+    """Return the `Langfuse(...)` arguments for sampling and batching; unset ones keep the SDK's defaults."""
+    options: dict[str, Any] = {
+        "sample_rate": tracing.sample_rate, "flush_at": tracing.flush_at, "flush_interval": tracing.flush_interval,
+    }  # fmt: skip
+    if tracing.sample_rate is not None and tracing.sample_rate < 1:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+        # The SDK applies sample_rate only to a TracerProvider it registers globally itself; when one is
+        # already registered (another client, the app's own OTel) it silently samples nothing out.
+        options["tracer_provider"] = TracerProvider(sampler=TraceIdRatioBased(tracing.sample_rate))
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _serialize(value: Any) -> str | None:
@@ -120,8 +135,14 @@ class _LangfuseObservation:
 class _LangfuseItemTrace:
     """One item's trace; every observation gets the run's experiment attributes."""
 
-    def __init__(self, tracer: LangfuseTracer, root: LangfuseObservationWrapper, attributes: dict[str, str]) -> None:
-        self.tracer, self.root, self.attributes = tracer, root, attributes
+    def __init__(
+        self,
+        tracer: LangfuseTracer,
+        root: LangfuseObservationWrapper,
+        attributes: dict[str, str],
+        propagated: Mapping[str, Any],
+    ) -> None:
+        self.tracer, self.root, self.attributes, self.propagated = tracer, root, attributes, propagated
 
     @property
     def trace_id(self) -> str | None:
@@ -155,6 +176,23 @@ class _LangfuseItemTrace:
             model_parameters={k: v for k, v in parameters.items() if v is not None},
             prompt=self.tracer.prompt(prompt) if prompt is not None else None,
         )  # fmt: skip
+
+    def langchain_config(self, prompt: Subject | None) -> dict[str, Any]:
+        """Return a LangChain run config whose CallbackHandler traces the chain's steps into this item's trace.
+
+        The handler starts its root span under the current one (this item's root), so the propagated
+        attributes reach every chain step; `langfuse_prompt` links the chain's generations to the version.
+        """
+        from langfuse.langchain import CallbackHandler
+
+        keys = [key for key in ("user_id", "session_id", "tags") if key in self.propagated]
+        metadata: dict[str, Any] = {f"langfuse_{key}": self.propagated[key] for key in keys}
+        linked = self.tracer.prompt(prompt) if prompt is not None else None
+        if linked is not None:
+            metadata["langfuse_prompt"] = linked  # inherited by child runs, so the model call is linked
+        # The handler finds its client by public key; the SDK exposes the key only on its resources.
+        public_key = getattr(getattr(self.tracer.client, "_resources", None), "public_key", None)
+        return {"callbacks": [CallbackHandler(public_key=public_key)], "metadata": metadata}
 
     def score(self, name: str, value: float | str | bool, data_type: DataType, comment: str | None = None) -> None:
         """Score the item's root observation, as run_experiment scores its task span."""
@@ -250,7 +288,7 @@ class LangfuseTracer:
                 root_only = {EXPERIMENT + "item.expected_output": expected} if expected is not None else {}
                 _set_on_current_span({**attributes, **root_only})
                 with _marking_errors(root):
-                    yield _LangfuseItemTrace(self, root, attributes)
+                    yield _LangfuseItemTrace(self, root, attributes, propagated)
 
     def finish_run(self, run: RunInfo, result: ExperimentResult) -> None:
         """Attach the run's aggregates as run-level scores (datasetRunId = the run id, as the SDK does)."""
