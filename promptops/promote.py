@@ -1,8 +1,9 @@
 """Judge one prompt's candidate against its production baseline, then promote or reject it (sync's effects).
 
 Crash safety comes from the order of effects: a version is created first (its provenance makes a rerun find it
-as `pending`), then judged, then production and release-N move in ONE label update, re-checked against the
-baseline that was measured. A run killed anywhere leaves a state the next run converges from.
+as `pending`), then judged, then production and release-N move in ONE registry call that re-checks production is
+still the baseline that was measured (Registry.promote). A run killed anywhere leaves a state the next run
+converges from, and of two runs at once only one promotes.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from promptops.experiments import RunFn
 from promptops.gate import Verdict, judge
 from promptops.model import DatasetSpec, GatePolicy, Project, PromptSpec, RenderedPrompt
 from promptops.plan import PromptPlan
-from promptops.registry.base import PRODUCTION, REJECTED, PromptVersion, Registry, user_config
-from promptops.release import promotion_labels
+from promptops.registry.base import PRODUCTION, REJECTED, PromptVersion, Registry, release_numbers, user_config
 from promptops.render import content_hash
 from promptops.results import ExperimentResult
 from promptops.runner import INTERRUPTED, Subject
@@ -93,24 +93,52 @@ def decide(registry: Registry, name: str, candidate: int, baseline: int | None, 
     if not verdict.passed:
         registry.set_labels(name, candidate, [REJECTED])
         return Decision(name, candidate, "rejected", verdict, message=verdict.reason)
-    current = baseline_version(registry, name)
-    current_number = current.version if current else None
-    if current_number == candidate:
-        return Decision(name, candidate, "already-promoted", verdict, message="another run promoted it already")
-    if current_number != baseline:
-        return Decision(
-            name,
-            candidate,
+    outcome, release, message = promote_over(registry, name, candidate, baseline)
+    return Decision(name, candidate, outcome, verdict, release, message or verdict.reason)
+
+
+def promote_over(
+    registry: Registry, name: str, candidate: int, baseline: int | None
+) -> tuple[Outcome, str | None, str]:
+    """Move production and the next release-N to the candidate unless production left `baseline` meanwhile.
+
+    Returns (outcome, release label, message); the message is empty for a promotion.
+    """
+    from promptops.errors import ConcurrentChange
+
+    try:
+        promoted = registry.promote(name, candidate, expect_production=baseline)
+    except ConcurrentChange:
+        current = baseline_version(registry, name)
+        current_number = current.version if current else None
+        if current_number == candidate:
+            return "already-promoted", None, "another run promoted it already"
+        return (
             "conflict",
-            verdict,
-            message=(
-                f"production moved from version {baseline} to {current_number} while this run measured it; "
+            None,
+            (
+                f"production moved from {_named(baseline)} to {_named(current_number)} while this run measured it; "
                 "not promoting: run sync again to judge against the new baseline"
             ),
         )
-    labels = promotion_labels(registry.all_labels(name))
-    registry.set_labels(name, candidate, list(labels))
-    return Decision(name, candidate, "promoted", verdict, release=labels[1], message=verdict.reason)
+    return "promoted", f"release-{release_numbers(promoted.labels)[-1]}", ""
+
+
+def _named(version: int | None) -> str:
+    return f"version {version}" if version is not None else "no version"
+
+
+def decided_already(candidate: PromptVersion, baseline: PromptVersion | None) -> tuple[str, str] | None:
+    """Return (outcome, message) when another run has already decided the candidate since this run planned."""
+    if baseline is not None and baseline.version == candidate.version:
+        # Judging production against itself would reject it: the gate needs a candidate that beats its baseline.
+        return "already-promoted", "another run promoted it already"
+    if release_numbers(candidate.labels):
+        where = f"version {baseline.version}" if baseline else "no version"
+        return "rolled-back", f"version {candidate.version} was released and rolled back; production is on {where}"
+    if REJECTED in candidate.labels:
+        return "rejected-earlier", f"version {candidate.version} was rejected by the gate; change the prompt in git"
+    return None
 
 
 @dataclass(frozen=True)
@@ -154,13 +182,17 @@ def sync_prompt(root: Path, project: Project, reg: Registry, p: PromptPlan, run:
         if publish.needs_version(p)
         else reg.get_version(p.name, version=p.state.latest_version)  # type: ignore[union-attr]
     )
+    baseline = baseline_version(reg, p.name)
+    # The plan may be stale: a concurrent run can have created, judged and decided this very version meanwhile.
+    settled = decided_already(candidate, baseline)
+    if settled is not None:
+        return PromptSyncResult(p.name, p.status, settled[0], candidate.version, message=settled[1])
     if spec.experiment is None:
         # An explicit opt-out (`experiment: {skip: why}`): there is nothing to judge, so the version ships.
-        labels = promotion_labels(reg.all_labels(p.name))
-        reg.set_labels(p.name, candidate.version, list(labels))
-        message = f"promoted without a gate: {spec.no_experiment_reason}"
-        return PromptSyncResult(p.name, p.status, "promoted", candidate.version, labels[1], None, message)
-    baseline = baseline_version(reg, p.name)
+        baseline_number = baseline.version if baseline else None
+        outcome, release, message = promote_over(reg, p.name, candidate.version, baseline_number)
+        message = message or f"promoted without a gate: {spec.no_experiment_reason}"
+        return PromptSyncResult(p.name, p.status, outcome, candidate.version, release, None, message)
     dataset = project.dataset(spec.experiment.dataset)
     assert dataset is not None  # validation guarantees it
     base_subject = version_subject(baseline, spec.path, "production") if baseline is not None else None

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptops.errors import PromptopsError
-from promptops.registry.base import PRODUCTION, PromptVersion, release_numbers
+from promptops.registry.base import PRODUCTION, PromptVersion, next_release, release_numbers
 
 
 class NothingToRollBackTo(PromptopsError):
@@ -18,8 +18,7 @@ class NothingToRollBackTo(PromptopsError):
 
 def promotion_labels(all_labels: Sequence[str]) -> tuple[str, str]:
     """Return the labels a promotion sets: production and the next release-N of this prompt."""
-    numbers = release_numbers(all_labels)
-    return PRODUCTION, f"release-{(numbers[-1] if numbers else 0) + 1}"
+    return PRODUCTION, next_release(all_labels)
 
 
 @dataclass(frozen=True)

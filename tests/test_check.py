@@ -531,7 +531,8 @@ def test_an_unreachable_langfuse_falls_back_to_the_base_ref(
     with socket.socket() as probe:  # a port nobody listens on once it is closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-unreachable")
+    # A key of its own: the SDK keeps one client per public key per process (REFERENCE §1.3).
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", f"pk-lf-unreachable-check-{port}")
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-unreachable-secret")
     monkeypatch.setenv("LANGFUSE_BASE_URL", f"http://127.0.0.1:{port}")
     branch(repo)

@@ -75,6 +75,21 @@ def release_numbers(labels: Sequence[str]) -> list[int]:
     return sorted(int(m.group(1)) for label in labels if (m := RELEASE_RE.match(label)))
 
 
+def next_release(all_labels: Sequence[str]) -> str:
+    """Return the release label the next promotion of a prompt with these labels (all versions) sets."""
+    numbers = release_numbers(all_labels)
+    return f"release-{(numbers[-1] if numbers else 0) + 1}"
+
+
+def production_moved(name: str, expected: int | None, current: int | None) -> str:
+    """Return the message of a promotion refused because production is no longer where the caller measured it."""
+
+    def named(version: int | None) -> str:
+        return f"version {version}" if version is not None else "no version"
+
+    return f"{name}: production moved from {named(expected)} to {named(current)} since it was read"
+
+
 @dataclass(frozen=True)
 class PromptVersion:
     """One stored version of a prompt."""
@@ -190,11 +205,24 @@ class Registry(Protocol):
     def create_version(
         self, rendered: RenderedPrompt, provenance: Provenance, *, labels: Sequence[str] = (), commit_message: str
     ) -> PromptVersion:
-        """Create the next version with provenance in its config; never creates a duplicate on retry."""
+        """Create the next version with provenance in its config, or return the newest if it already is this content.
+
+        Never a duplicate on retry, nor when another run creates the same content at the same moment (local: one
+        transaction; Langfuse: best effort, see LangfuseRegistry.create_version).
+        """
         ...
 
     def set_labels(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
         """Add labels to a version, moving each off any other version of the name."""
+        ...
+
+    def promote(self, name: str, version: int, *, expect_production: int | None) -> PromptVersion:
+        """Move production and the next release-N onto a version if production is still on `expect_production`.
+
+        `expect_production` is the version whose results the promotion was judged against (None: no version held
+        production). When production is elsewhere now, raise ConcurrentChange and move nothing: two syncs must not
+        both win, nor number the same release twice. Local: one transaction; Langfuse: best effort.
+        """
         ...
 
     def all_labels(self, name: str) -> tuple[str, ...]:

@@ -5,6 +5,10 @@ listings (label=latest and label=production: REFERENCE §2.1 says each PromptMet
 version, `lastConfig` included, and our provenance lives in the config). Creating a version is the one
 non-idempotent write (REFERENCE §0.7, §3.4), so it is never retried blindly: the newest version is re-read
 first, and a version that already carries our content hash is returned instead of created again.
+
+Langfuse has no conditional writes, so what the local registry does in one transaction is best effort here:
+a create re-reads before POSTing and undoes its own copy when another run created the same content in between;
+a promotion re-reads production right before its PATCH and again after it (see `promote` for the window left).
 """
 
 from __future__ import annotations
@@ -18,8 +22,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from promptops.errors import ConfigError, LabelNotFound, PromptNotFound, PromptopsError, RegistryError
-from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt
+from promptops.errors import (
+    ConcurrentChange,
+    ConfigError,
+    LabelNotFound,
+    PromptNotFound,
+    PromptopsError,
+    RegistryError,
+)
+from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt, TracingConfig
 from promptops.registry.base import (
     LATEST,
     PRODUCTION,
@@ -28,6 +39,8 @@ from promptops.registry.base import (
     PromptVersion,
     Provenance,
     RemoteItem,
+    next_release,
+    production_moved,
 )
 from promptops.registry.langfuse_errors import MAX_ATTEMPTS, NO_SDK_RETRIES, Caller, server_message, status_of, wait_for
 from promptops.registry.langfuse_wire import canonical, create_request, same_item, to_remote_item, to_state, to_version
@@ -50,8 +63,9 @@ def open_langfuse(root: Path, config: ProjectConfig) -> LangfuseRegistry:
         )
     host = (os.environ.get("LANGFUSE_BASE_URL") or os.environ.get("LANGFUSE_HOST") or DEFAULT_HOST).strip()
     return LangfuseRegistry(
-        public_key, secret_key, host.rstrip("/"), timeout=timeout_from_env(), redact_patterns=config.redact_patterns
-    )
+        public_key, secret_key, host.rstrip("/"), timeout=timeout_from_env(), redact_patterns=config.redact_patterns,
+        tracing=config.tracing,
+    )  # fmt: skip
 
 
 def timeout_from_env() -> float:
@@ -87,20 +101,23 @@ class LangfuseRegistry:
         timeout: float = DEFAULT_TIMEOUT_S,
         sleep: Callable[[float], None] = time.sleep,
         redact_patterns: Sequence[str] = (),
+        tracing: TracingConfig | None = None,
     ) -> None:
         from langfuse import Langfuse
 
-        from promptops.tracing.langfuse import make_mask
+        from promptops.tracing.langfuse import client_options, make_mask
 
         self.host = host
         self.public_key = public_key
+        self.mask = make_mask(redact_patterns)
         # Explicit settings, not get_client(): the SDK keeps one set of settings per public key (REFERENCE §1.3).
         self.client = Langfuse(
             public_key=public_key,
             secret_key=secret_key,
             base_url=host,
             timeout=timeout,  # type: ignore[arg-type]
-            mask=make_mask(redact_patterns),  # personal data and secrets never leave the process
+            mask=self.mask,  # personal data and secrets never leave the process
+            **client_options(tracing or TracingConfig()),  # sampling and batching (config `tracing`)
         )
         _refuse_shared_settings(self.client, public_key, secret_key, host)
         self.calls = Caller(host, timeout, sleep)
@@ -229,8 +246,45 @@ class LangfuseRegistry:
                 self.calls.sleep(wait_for(failure, attempt))
                 continue
             self.client.clear_prompt_cache()  # this process' get_prompt must not serve the old `latest`
-            return to_version(created)
+            made = to_version(created)
+            if made.version != expected:  # someone created a version between our re-read and our POST
+                return self._keep_the_first_copy(made, provenance, expected, labels)
+            return made
         raise AssertionError("unreachable")
+
+    def _keep_the_first_copy(
+        self, made: PromptVersion, provenance: Provenance, expected: int, labels: Sequence[str]
+    ) -> PromptVersion:
+        """Delete the version just made if another run made the same content first (a race of two creates).
+
+        Both runs re-read `latest` before POSTing, so this needs two POSTs within one round trip. Our copy
+        records the number it expected, not the one it got, so left alone every later plan would take it for
+        an edit outside promptops. It is deleted only while it is the newest version (deleting another would
+        leave a gap in the numbers) and holds no label but the ones this create set.
+        """
+        name = made.name
+        earlier = (self._fetch(name, version=n) for n in range(expected, made.version))
+        first = next((v for v in earlier if _is_ours(v, provenance)), None)
+        mine = self._fetch(name, version=made.version) if first is not None else None
+        if first is None or mine is None or LATEST not in mine.labels or set(mine.labels) - {LATEST, *labels}:
+            return made
+        from langfuse.api.core.api_error import ApiError
+
+        number = made.version  # always a number: a delete without one would remove every version of the name
+        try:
+            self.calls.call(
+                f"deleting version {number} of {name}, a copy of version {first.version} made at the same moment",
+                lambda: self.client.api.prompts.delete(
+                    quote(name, safe=""), version=number, request_options=NO_SDK_RETRIES
+                ),
+                passthrough=(404,),
+            )
+        except ApiError:
+            pass  # 404: a retry after a lost answer finds it gone already
+        self.client.clear_prompt_cache()
+        if labels:  # the create moved them onto the copy, and the delete took them away
+            return self.set_labels(name, first.version, labels)
+        return self.get_version(name, version=first.version)
 
     def set_labels(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
         """Add labels to a version, moving each off any other version of the name (PATCH is idempotent)."""
@@ -251,13 +305,42 @@ class LangfuseRegistry:
         self.client.clear_prompt_cache()
         return to_version(updated)
 
+    def promote(self, name: str, version: int, *, expect_production: int | None) -> PromptVersion:
+        """Move production and the next release-N onto a version if production is still on `expect_production`.
+
+        Best effort, as Langfuse has no conditional update: the labels are read first, then production is
+        checked, then one PATCH moves both labels, then production is read again. Reading the labels before the
+        check means a run that still sees the old production numbered its release from labels no promotion had
+        changed yet. Left open: two runs that both pass the check before either PATCHes; the later PATCH takes
+        production and the release label, and the earlier run learns it (ConcurrentChange) from its re-read,
+        unless that re-read also came before the later PATCH.
+        """
+        all_labels = self.all_labels(name)
+        current = self._production(name)
+        if current != expect_production:
+            raise ConcurrentChange(production_moved(name, expect_production, current))
+        promoted = self.set_labels(name, version, [PRODUCTION, next_release(all_labels)])
+        after = self._production(name)
+        if after != version:
+            raise ConcurrentChange(production_moved(name, version, after))
+        return promoted
+
+    def _production(self, name: str) -> int | None:
+        """Return the version holding production now, or None."""
+        found = self._fetch(name, label=PRODUCTION)
+        return found.version if found else None
+
     # -- datasets ------------------------------------------------------------------------------
 
     def sync_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
-        """Create or update the dataset, upsert changed items by id, archive items no longer in git."""
+        """Create or update the dataset, upsert changed items by id, archive items no longer in git.
+
+        Items go up redacted, like traces: personal data and secrets in a dataset file never leave the process.
+        """
         created = self._ensure_dataset(dataset)
         remote = {} if created else {item.id: item for item in self.dataset_items(dataset.name)}
-        changed = [item for item in dataset.items if not same_item(item, remote.get(item.id))]
+        items = [self._redacted(item) for item in dataset.items]
+        changed = [item for item in items if not same_item(item, remote.get(item.id))]
         in_git = {item.id for item in dataset.items}
         gone = sorted(set(remote) - in_git)
         with ThreadPoolExecutor(WORKERS) as pool:
@@ -265,6 +348,12 @@ class LangfuseRegistry:
             list(pool.map(lambda item: self._upsert_item(dataset.name, item.id, item, "ACTIVE"), changed))
             list(pool.map(lambda item_id: self._upsert_item(dataset.name, item_id, None, "ARCHIVED"), gone))
         return DatasetSyncResult(dataset.name, created, len(changed), len(gone), len(dataset.items) - len(changed))
+
+    def _redacted(self, item: DatasetItem) -> DatasetItem:
+        return replace(
+            item, input=self.mask(data=dict(item.input)), expected_output=self.mask(data=item.expected_output),
+            metadata=self.mask(data=dict(item.metadata)),
+        )  # fmt: skip
 
     def _ensure_dataset(self, dataset: DatasetSpec) -> bool:
         """Create the dataset if missing (return True), or update description/metadata if they differ."""

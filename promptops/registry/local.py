@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from promptops.errors import LabelNotFound, PromptNotFound, PromptopsError, RegistryError
+from promptops.errors import ConcurrentChange, LabelNotFound, PromptNotFound, PromptopsError, RegistryError
 from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt
 from promptops.registry.base import (
     LATEST,
@@ -27,6 +27,8 @@ from promptops.registry.base import (
     PromptVersion,
     Provenance,
     RemoteItem,
+    next_release,
+    production_moved,
 )
 from promptops.registry.local_schema import RegistryFile
 
@@ -315,6 +317,24 @@ class LocalRegistry:
             if self._find(db, name, version=version) is None:
                 raise self._not_found(db, name, version, None)
             self._move(db, name, version, labels)
+            found = self._find(db, name, version=version)
+            assert found is not None
+            return found
+
+    def promote(self, name: str, version: int, *, expect_production: int | None) -> PromptVersion:
+        """Move production and the next release-N onto a version if production is still on `expect_production`.
+
+        The check, the release number and the move share one BEGIN IMMEDIATE transaction, so of two syncs that
+        measured the same baseline exactly one wins, and no release number is handed out twice.
+        """
+        with self._write() as db:
+            if self._find(db, name, version=version) is None:
+                raise self._not_found(db, name, version, None)
+            held = db.execute("SELECT version FROM labels WHERE name = ? AND label = ?", (name, PRODUCTION)).fetchone()
+            current = held[0] if held else None
+            if current != expect_production:
+                raise ConcurrentChange(production_moved(name, expect_production, current))
+            self._move(db, name, version, [PRODUCTION, next_release(self._labels(db, name))])
             found = self._find(db, name, version=version)
             assert found is not None
             return found

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from promptops.errors import RegistryError
+from promptops.sqlitefile import enable_wal
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -129,7 +130,7 @@ class RegistryFile:
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            db.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
+            enable_wal(db, BUSY_TIMEOUT_S)
             db.execute("PRAGMA foreign_keys = ON")
             migrate(db, self.shown)
         except sqlite3.Error as exc:

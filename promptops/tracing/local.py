@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptops.errors import ExperimentError
 from promptops.model import DatasetItem
+from promptops.sqlitefile import enable_wal
 from promptops.tracing.base import GENERATION, ROOT_SPAN, ItemTrace, Observation, RunInfo, Subject, new_id
 
 if TYPE_CHECKING:
@@ -256,7 +257,7 @@ class LocalTracer:
         # One connection, used from the event loop thread and (in tests, readers) others: a lock serialises it.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._db, 30)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self.transaction() as db:
