@@ -79,11 +79,13 @@ def _running_spec() -> tuple[str, str | None]:
         spec = None  # imported from a source tree, not installed
     if spec is not None:
         return spec, None
-    fallback = f"promptops=={__version__}"
+    # Not `promptops==VERSION`: another project publishes under that name on PyPI, and a workflow that holds
+    # secrets must never install a stranger's package. A requirement pip refuses makes the gap loud instead.
+    fallback = f"SET-ME: the pip requirement of promptops {__version__}"
     return fallback, (
-        f"promptops runs from a local folder here, so the workflow installs {fallback!r} from your package "
-        f"index: set PROMPTOPS_SPEC in {WORKFLOW} to the requirement your CI should install "
-        "(e.g. 'promptops @ git+https://github.com/OWNER/promptops@COMMIT')"
+        f"promptops runs from a local folder here, so {WORKFLOW} cannot know where CI should install it from: "
+        "replace PROMPTOPS_SPEC there with a pinned requirement, "
+        "e.g. 'promptops @ git+https://github.com/OWNER/promptops@COMMIT'"
     )
 
 

@@ -214,3 +214,10 @@ def test_init_is_registered(repo: Path, capsys: pytest.CaptureFixture[str]) -> N
     result = run_cli(capsys, "init")
     assert result.code == 0, result.err
     assert result.out.startswith("created     promptops.yaml\n")
+
+
+def test_a_local_install_never_points_ci_at_a_package_index() -> None:
+    # "promptops" on PyPI is another project: a workflow holding secrets must not install it by accident.
+    spec, warning = scaffold._running_spec()  # the test run uses an editable install, a local folder
+    assert spec.startswith("SET-ME: ") and "==" not in spec
+    assert warning is not None and "replace PROMPTOPS_SPEC" in warning
