@@ -55,10 +55,14 @@ def workflow(spec: str, prompts_dir: str = "prompts") -> str:
     return text.replace(f'"{SPEC_TOKEN}"', json.dumps(spec)).replace(PROMPTS_DIR_TOKEN, prompts_dir)
 
 
-def install_spec(version: str, direct_url: str | None) -> str | None:
-    """Return the pip requirement that reinstalls this promptops in CI, or None if it came from a local path."""
+def install_spec(direct_url: str | None) -> str | None:
+    """Return the pip requirement that reinstalls this promptops in CI, or None when its source is unknown.
+
+    No direct_url.json means an index install or an old editable one; neither tells which index, and the
+    name on PyPI belongs to another project, so it is not guessed.
+    """
     if direct_url is None:
-        return f"promptops=={version}"  # installed from a package index, which CI can reach too
+        return None
     info = json.loads(direct_url)
     url = str(info.get("url", ""))
     vcs = info.get("vcs_info") or {}
@@ -74,7 +78,7 @@ def _running_spec() -> tuple[str, str | None]:
     from promptops import __version__
 
     try:
-        spec = install_spec(__version__, metadata.distribution("promptops").read_text("direct_url.json"))
+        spec = install_spec(metadata.distribution("promptops").read_text("direct_url.json"))
     except metadata.PackageNotFoundError:
         spec = None  # imported from a source tree, not installed
     if spec is not None:

@@ -189,7 +189,7 @@ GIT_INFO = {"vcs": "git", "requested_revision": "v0.1.0", "commit_id": "c0ffee"}
 @pytest.mark.parametrize(
     ("direct_url", "spec"),
     [
-        (None, "promptops==0.1.0"),
+        (None, None),
         (
             json.dumps({"url": "https://github.com/acme/promptops.git", "vcs_info": GIT_INFO}),
             "promptops @ git+https://github.com/acme/promptops.git@c0ffee",
@@ -202,7 +202,7 @@ GIT_INFO = {"vcs": "git", "requested_revision": "v0.1.0", "commit_id": "c0ffee"}
     ],
 )
 def test_install_spec(direct_url: str | None, spec: str | None) -> None:
-    assert scaffold.install_spec("0.1.0", direct_url) == spec
+    assert scaffold.install_spec(direct_url) == spec
 
 
 def test_workflow_quotes_any_spec() -> None:
