@@ -282,7 +282,7 @@ def sync(
 ) -> SyncResult:
     """Converge the registry to git: create versions, judge them against production, promote the winners."""
     from promptops import promote
-    from promptops.experiments import runner_for, tracer_for
+    from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.plan import plan
 
@@ -297,12 +297,9 @@ def sync(
             )
             return SyncResult(reg.describe(), results, (), True)
         datasets = tuple(reg.sync_dataset(d) for d in _datasets_used(project, plans))
-        tracer = tracer_for(settings.root, settings.config, reg)
-        try:
+        with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:
             run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
             results = tuple(promote.sync_prompt(settings.root, project, reg, p, run) for p in plans)
-        finally:
-            tracer.flush()
         return SyncResult(reg.describe(), results, datasets, False)
 
 
@@ -395,7 +392,7 @@ def experiment(
     from promptops import promote
     from promptops import render as rendering
     from promptops.errors import ExperimentError
-    from promptops.experiments import runner_for, tracer_for
+    from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.runner import Subject
 
@@ -419,11 +416,8 @@ def experiment(
         else:
             subject = Subject(rendering.render(spec, project.prompts_root, project.root), None, "working tree")
         reg.sync_dataset(dataset)
-        tracer = tracer_for(settings.root, settings.config, reg)
-        try:
+        with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:
             result = runner_for(tracer, progress, git_commit=head_commit(settings.root))(subject, dataset, spec)
-        finally:
-            tracer.flush()
         return ExperimentOutcome(reg.describe(), result)
 
 
@@ -447,7 +441,7 @@ def check(
 ) -> CheckResult:
     """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
     from promptops import gitinfo
-    from promptops.experiments import runner_for, tracer_for
+    from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.pr_check import check_prompts
     from promptops.tracing.base import NullTracer
@@ -462,12 +456,9 @@ def check(
         return CheckResult(label, "not reached", diagnostics, ())
     reg, states, why_not = _readable_registry(settings)
     try:
-        tracer = tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()
-        try:
+        with recorded(tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()) as tracer:
             run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
             prompts = check_prompts(project, base_commit, reg, states, run)
-        finally:
-            tracer.flush()
         source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
         return CheckResult(label, source, diagnostics, tuple(prompts))
     finally:

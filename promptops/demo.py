@@ -133,23 +133,18 @@ def _subject(reg: Registry, spec: PromptSpec, project: Project) -> Subject:
 
 def _run(settings: Settings, reg: Registry, subject: Subject, spec: PromptSpec, dataset: DatasetSpec) -> DemoResult:
     from promptops import runner
-    from promptops.experiments import tracer_for
+    from promptops.experiments import recorded, tracer_for
     from promptops.gitinfo import head_commit
 
     assert spec.experiment is not None
     experiment = replace(spec.experiment, evaluators=EVALUATORS, repeats=1, concurrency=1)
     commit = head_commit(settings.root)
-    tracer = tracer_for(settings.root, settings.config, reg)
-    try:
+    with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:  # nothing stays queued at exit
         result = runner.run(
             subject, dataset, experiment, tracer=tracer, metadata={"git_commit": commit} if commit else None
         )
         outcome = result.items[0]
         where, url, spans = _recorded(tracer, reg, outcome.trace_id, settings.root)
-    finally:
-        tracer.flush()  # nothing may stay queued when the command returns
-        if hasattr(tracer, "close"):
-            tracer.close()
     patterns = settings.config.redact_patterns
 
     def masked(value: Any) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from promptops.model import DatasetSpec, ProjectConfig, PromptSpec
@@ -25,6 +26,15 @@ def tracer_for(root: Path, config: ProjectConfig, registry: Registry) -> Tracer:
     from promptops.tracing.local import LocalTracer
 
     return LocalTracer(root / Path(config.registry_path).parent / "runs.db")
+
+
+@contextmanager
+def recorded(tracer: Tracer) -> Iterator[Tracer]:
+    """Yield the tracer, then deliver what it holds and release it, whatever happened in between."""
+    try:
+        yield tracer
+    finally:
+        tracer.close()
 
 
 def runner_for(tracer: Tracer, progress: Progress | None, *, git_commit: str | None = None) -> RunFn:

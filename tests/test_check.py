@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from collections import Counter
 from pathlib import Path
@@ -352,11 +351,9 @@ def test_local_registry_production_is_the_baseline_and_stays_untouched(
     repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sync(capsys)  # production = version 1, the prompt without an instruction
-    # The sync's run recorder is closed only by garbage collection (it has no close() on the api path); collect
-    # it so its -wal and -shm files are gone, then remove what it recorded: check must not bring it back.
-    gc.collect()
     state = repo / ".promptops"
-    (state / "runs.db").unlink()
+    assert sorted(p.name for p in state.iterdir()) == [".gitignore", "registry.db", "runs.db"]  # closed: no -wal
+    (state / "runs.db").unlink()  # check must not bring it back
     # main moves on without a sync: the base ref now differs from production.
     set_instruction(repo, BETTER, "Ask for only the city name")
     branch(repo)

@@ -122,6 +122,10 @@ class Tracer(Protocol):
         """Deliver everything recorded so far (blocking)."""
         ...
 
+    def close(self) -> None:
+        """Deliver everything and release what the tracer holds (files, not a shared client)."""
+        ...
+
 
 class _NullObservation:
     id: str | None = None
@@ -187,3 +191,6 @@ class NullTracer:
 
     def flush(self) -> None:
         """Deliver nothing."""
+
+    def close(self) -> None:
+        """Hold nothing."""

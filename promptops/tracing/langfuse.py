@@ -304,3 +304,7 @@ class LangfuseTracer:
     def flush(self) -> None:
         """Deliver queued spans and scores (blocks on the network)."""
         self.client.flush()
+
+    def close(self) -> None:
+        """Deliver what is queued; the client belongs to the registry, which shuts it down."""
+        self.client.flush()
