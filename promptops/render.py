@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +93,12 @@ def check_prompt(spec: PromptSpec, prompts_root: Path, project_root: Path) -> li
     """Return the template problems of a prompt: syntax, undeclared and misused variables, unsafe code."""
     env = environment(prompts_root, project_root)
     runtime = set(spec.runtime_names())
-    known = runtime | set(spec.constants) | set(env.globals)
+    checker = _TemplateChecker(env, runtime, runtime | set(spec.constants) | set(env.globals), project_root)
     diags: list[Diagnostic] = []
-    used: set[str] = set()
     for _, tpl in _templates(spec):
-        diags.extend(_check_template(env, tpl, runtime, known, used, project_root, prompts_root, depth=0))
+        diags.extend(checker.check(tpl))
     for var in spec.variables:
-        if var.name not in used:
+        if var.name not in checker.used:
             line, col = spec.position(f"variables.{var.name}")
             diags.append(
                 Diagnostic(
@@ -116,81 +115,79 @@ def check_prompt(spec: PromptSpec, prompts_root: Path, project_root: Path) -> li
     return diags
 
 
-def _check_template(
-    env: SandboxedEnvironment,
-    tpl: _Template,
-    runtime: set[str],
-    known: set[str],
-    used: set[str],
-    project_root: Path,
-    prompts_root: Path,
-    depth: int,
-) -> list[Diagnostic]:
-    def diag(lineno: int | None, code: str, message: str) -> Diagnostic:
-        line = tpl.first_line + (lineno or 1) - 1
-        return Diagnostic(tpl.path, line, None, code, "error", message)
+@dataclass
+class _TemplateChecker:
+    """Walks a prompt's templates and the partials they include, collecting problems and the names used."""
 
-    try:
-        ast = env.parse(tpl.source)
-    except TemplateSyntaxError as exc:
-        return [diag(exc.lineno, "jinja-syntax", f"Jinja syntax error: {exc.message}")]
-    except (RecursionError, MemoryError):
-        return [diag(1, "jinja-syntax", "the template is nested too deeply to parse: flatten it")]
-    diags = []
-    for node, parent in _walk(ast, None):
-        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in runtime:
-            used.add(node.name)
-            if not isinstance(parent, nodes.Output):
-                diags.append(diag(node.lineno, "runtime-variable-in-logic", _misuse_message(node.name, parent)))
-        elif isinstance(node, nodes.Getattr | nodes.Getitem) and _dunder(node):
-            diags.append(diag(node.lineno, "unsafe-template", "templates may not access private or dunder attributes"))
-        elif isinstance(node, nodes.Extends | nodes.Import | nodes.FromImport):
+    env: SandboxedEnvironment
+    runtime: set[str]  # declared runtime variables
+    known: set[str]  # every name a template may use
+    project_root: Path
+    used: set[str] = field(default_factory=set)
+
+    def check(self, tpl: _Template, depth: int = 0) -> list[Diagnostic]:
+        """Return the problems of one template and, recursively, of its includes."""
+
+        def diag(lineno: int | None, code: str, message: str) -> Diagnostic:
+            line = tpl.first_line + (lineno or 1) - 1
+            return Diagnostic(tpl.path, line, None, code, "error", message)
+
+        try:
+            ast = self.env.parse(tpl.source)
+        except TemplateSyntaxError as exc:
+            return [diag(exc.lineno, "jinja-syntax", f"Jinja syntax error: {exc.message}")]
+        except (RecursionError, MemoryError):
+            return [diag(1, "jinja-syntax", "the template is nested too deeply to parse: flatten it")]
+        diags = []
+        for node, parent in _walk(ast, None):
+            if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in self.runtime:
+                self.used.add(node.name)
+                if not isinstance(parent, nodes.Output):
+                    diags.append(diag(node.lineno, "runtime-variable-in-logic", _misuse_message(node.name, parent)))
+            elif isinstance(node, nodes.Getattr | nodes.Getitem) and _dunder(node):
+                diags.append(
+                    diag(node.lineno, "unsafe-template", "templates may not access private or dunder attributes")
+                )
+            elif isinstance(node, nodes.Extends | nodes.Import | nodes.FromImport):
+                diags.append(
+                    diag(
+                        node.lineno,
+                        "unsupported-tag",
+                        "use {% include %} of a partial; extends/import are not supported",
+                    )
+                )
+            elif isinstance(node, nodes.Include):
+                diags.extend(self._include(node, depth, diag))
+        for name in sorted(meta.find_undeclared_variables(ast) - self.known):
+            line = next((n.lineno for n, _ in _walk(ast, None) if isinstance(n, nodes.Name) and n.name == name), 1)
             diags.append(
-                diag(node.lineno, "unsupported-tag", "use {% include %} of a partial; extends/import are not supported")
+                diag(
+                    line,
+                    "undeclared-variable",
+                    f"{name!r} is not defined: declare it under `variables:` (runtime) or `constants:` (build time)",
+                )
             )
-        elif isinstance(node, nodes.Include):
-            diags.extend(_check_include(env, node, tpl, runtime, known, used, project_root, prompts_root, depth, diag))
-    for name in sorted(meta.find_undeclared_variables(ast) - known):
-        line = next((n.lineno for n, _ in _walk(ast, None) if isinstance(n, nodes.Name) and n.name == name), 1)
-        diags.append(
-            diag(
-                line,
-                "undeclared-variable",
-                f"{name!r} is not defined: declare it under `variables:` (runtime) or `constants:` (build time)",
-            )
-        )
-    return diags
+        return diags
 
-
-def _check_include(
-    env: SandboxedEnvironment,
-    node: nodes.Include,
-    tpl: _Template,
-    runtime: set[str],
-    known: set[str],
-    used: set[str],
-    project_root: Path,
-    prompts_root: Path,
-    depth: int,
-    diag: Callable[[int | None, str, str], Diagnostic],
-) -> list[Diagnostic]:
-    if not isinstance(node.template, nodes.Const) or not isinstance(node.template.value, str):
-        return [diag(node.lineno, "include-dynamic", "include a fixed path, e.g. {% include '_partials/tone.jinja' %}")]
-    if depth >= MAX_INCLUDE_DEPTH:
-        return [diag(node.lineno, "include-depth", f"includes nest deeper than {MAX_INCLUDE_DEPTH} levels (a cycle?)")]
-    name = node.template.value
-    try:
-        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-    except TemplateNotFound as exc:
-        return [
-            diag(
-                node.lineno,
-                "include-not-found",
-                f"cannot include {exc.message}: paths are relative to the prompts folder",
-            )
-        ]
-    included = _Template(source, files.relative(Path(filename or name), project_root), 1)
-    return _check_template(env, included, runtime, known, used, project_root, prompts_root, depth + 1)
+    def _include(
+        self, node: nodes.Include, depth: int, diag: Callable[[int | None, str, str], Diagnostic]
+    ) -> list[Diagnostic]:
+        if not isinstance(node.template, nodes.Const) or not isinstance(node.template.value, str):
+            return [
+                diag(node.lineno, "include-dynamic", "include a fixed path, e.g. {% include '_partials/x.jinja' %}")
+            ]
+        if depth >= MAX_INCLUDE_DEPTH:
+            return [
+                diag(node.lineno, "include-depth", f"includes nest deeper than {MAX_INCLUDE_DEPTH} levels (a cycle?)")
+            ]
+        name = node.template.value
+        try:
+            source, filename, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
+        except TemplateNotFound as exc:
+            message = f"cannot include {exc.message}: paths are relative to the prompts folder"
+            return [diag(node.lineno, "include-not-found", message)]
+        included = _Template(source, files.relative(Path(filename or name), self.project_root), 1)
+        return self.check(included, depth + 1)
 
 
 def _walk(node: nodes.Node, parent: nodes.Node | None) -> Iterator[tuple[nodes.Node, nodes.Node | None]]:
