@@ -129,7 +129,7 @@ def render(settings: Settings, name: str, values: Mapping[str, Any] | None = Non
 
 
 @contextmanager
-def _opened(settings: Settings, registry: Registry | None) -> Iterator[Registry]:
+def opened_registry(settings: Settings, registry: Registry | None = None) -> Iterator[Registry]:
     """Yield the given registry, or open the settings' one and close it afterwards."""
     if registry is not None:
         yield registry
@@ -192,7 +192,7 @@ def diff(
 
     project = valid_project(settings)
     rendered = _rendered(project, names)
-    with _opened(settings, registry) as reg:
+    with opened_registry(settings, registry) as reg:
         plans = plan(rendered, reg.list_prompts())
         if names:
             plans = [p for p in plans if p.name in names]
@@ -241,7 +241,7 @@ def push(settings: Settings, names: Sequence[str] = (), *, registry: Registry | 
 
     project = valid_project(settings)
     rendered = _rendered(project, names)
-    with _opened(settings, registry) as reg:
+    with opened_registry(settings, registry) as reg:
         plans = [p for p in plan(rendered, reg.list_prompts()) if not names or p.name in names]
         datasets = tuple(reg.sync_dataset(d) for d in _datasets_used(project, plans))
         created = tuple(publish.create_version(reg, p, settings.root) for p in plans if publish.needs_version(p))
@@ -288,7 +288,7 @@ def sync(
 
     project = valid_project(settings)
     rendered = _rendered(project, names)
-    with _opened(settings, registry) as reg:
+    with opened_registry(settings, registry) as reg:
         plans = [p for p in plan(rendered, reg.list_prompts()) if not names or p.name in names]
         if dry_run:
             results = tuple(
@@ -326,7 +326,7 @@ def rollback(
     from promptops.registry.base import PRODUCTION
     from promptops.release import plan_rollback
 
-    with _opened(settings, registry) as reg:
+    with opened_registry(settings, registry) as reg:
         labelled = reg.labelled_versions(name)
         if to_version is not None:
             reg.get_version(name, version=to_version)  # raises PromptNotFound for a version that does not exist
@@ -367,7 +367,7 @@ def history(settings: Settings, name: str, *, registry: Registry | None = None) 
     """List a prompt's releases with version, date, git commit and commit message."""
     from promptops.release import releases
 
-    with _opened(settings, registry) as reg:
+    with opened_registry(settings, registry) as reg:
         return HistoryResult(reg.describe(), name, tuple(releases(reg.labelled_versions(name))))
 
 
@@ -405,7 +405,7 @@ def experiment(
         raise ExperimentError(f"{name} has no experiment ({spec.no_experiment_reason or 'none configured'})")
     dataset = project.dataset(spec.experiment.dataset)
     assert dataset is not None  # validation guarantees it
-    with _opened(settings, registry) as reg:
+    with opened_registry(settings, registry) as reg:
         if version is not None or label is not None:
             stored = reg.get_version(name, version=version, label=label)
             subject = Subject(

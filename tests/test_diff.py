@@ -242,7 +242,10 @@ def test_wrong_langfuse_keys_are_one_line_on_stderr(
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-not-the-right-one")
     result = project.cli("diff")
     assert (result.code, result.out) == (1, "")
-    assert result.err == (
+    registry_line, error = result.err.split("\n", 1)
+    assert registry_line.startswith(f"registry: Langfuse at {double.base_url} (project keys pk-lf-")
+    assert "not-the-right-one" not in result.err
+    assert error == (
         f"error: Langfuse at {double.base_url} rejected the API keys (401) while listing prompts labelled latest "
         "(page 1): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY, and that LANGFUSE_BASE_URL is the host of "
         "their project\n"

@@ -98,5 +98,7 @@ def test_unknown_version_is_a_one_line_error(repo: Path, capsys: pytest.CaptureF
     assert run_cli(capsys, "sync").code == 0
     result = run_cli(capsys, "experiment", "capital-cities", "--version", "9")
     assert result.code == 1
-    assert len(result.err.strip().splitlines()) == 1
-    assert result.err.startswith("error: ") and "9" in result.err
+    assert result.err.splitlines() == [
+        "registry: local registry at .promptops/registry.db",
+        "error: prompt 'capital-cities' has no version 9 (1 version(s), the newest is 1)",
+    ]

@@ -166,7 +166,8 @@ def test_sync_fails_in_one_line_and_a_rerun_converges(
 ) -> None:
     inject(setup.double)
     result = sync_in_process(capsys, setup.target, setup.root)
-    lines = result.err.strip().splitlines()
+    registry_line, *lines = result.err.strip().splitlines()  # the registry is named before any work starts
+    assert registry_line.startswith(f"registry: Langfuse at {setup.double.base_url} ")
     assert (result.code, result.out, len(lines)) == (1, "", 1), result.err
     assert lines[0].startswith(f"error: Langfuse at {setup.double.base_url} ") or lines[0].startswith(
         f"error: the connection to Langfuse at {setup.double.base_url} broke "

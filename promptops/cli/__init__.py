@@ -7,6 +7,8 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,16 @@ def settings(ctx: click.Context) -> Any:
         start = obj.get("project") or Path.cwd()
         obj["settings"] = api.load_settings(Path(start), registry=obj.get("registry"))
     return obj["settings"]
+
+
+@contextmanager
+def registry(ctx: click.Context) -> Iterator[Any]:
+    """Open this invocation's registry and say on stderr which one it is, before any work starts."""
+    from promptops import api
+
+    with api.opened_registry(settings(ctx)) as opened:
+        click.echo(f"registry: {opened.describe()}", err=True)
+        yield opened
 
 
 def main(argv: list[str] | None = None) -> None:

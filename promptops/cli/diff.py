@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from promptops.cli import settings
+from promptops.cli import registry, settings
 from promptops.cli.output import echo_json
 
 SYMBOLS = {
@@ -97,8 +97,8 @@ def diff(ctx: click.Context, names: tuple[str, ...], as_json: bool, fmt: str) ->
     """
     from promptops import api
 
-    result = api.diff(settings(ctx), names)
-    click.echo(f"registry: {result.registry}", err=True)
+    with registry(ctx) as reg:
+        result = api.diff(settings(ctx), names, registry=reg)
     if as_json:
         echo_json(diff_rows(result))
     elif fmt == "markdown":

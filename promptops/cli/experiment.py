@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from promptops.cli import settings
+from promptops.cli import registry, settings
 from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
 
@@ -90,8 +90,8 @@ def experiment(
     if sum([version is not None, label is not None, working_tree]) > 1:
         raise click.UsageError("give at most one of --version, --label and --working-tree")
     s = settings(ctx)
-    outcome = api.experiment(s, name, version=version, label=label, progress=progress_factory())
-    click.echo(f"registry: {outcome.registry}", err=True)
+    with registry(ctx) as reg:
+        outcome = api.experiment(s, name, version=version, label=label, progress=progress_factory(), registry=reg)
     result = outcome.result
     if as_json:
         echo_json(result_json(result), redact_patterns=s.config.redact_patterns)

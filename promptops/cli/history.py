@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from promptops.cli import settings
+from promptops.cli import registry, settings
 from promptops.cli.output import echo_json
 
 
@@ -20,8 +20,8 @@ def history(ctx: click.Context, name: str, as_json: bool) -> None:
     """
     from promptops import api
 
-    result = api.history(settings(ctx), name)
-    click.echo(f"registry: {result.registry}", err=True)
+    with registry(ctx) as reg:
+        result = api.history(settings(ctx), name, registry=reg)
     if as_json:
         echo_json([vars(r) for r in result.releases])
         return

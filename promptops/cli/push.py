@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from promptops.cli import settings
+from promptops.cli import registry, settings
 from promptops.cli.output import echo_json
 
 
@@ -20,8 +20,8 @@ def push(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """
     from promptops import api
 
-    result = api.push(settings(ctx), names)
-    click.echo(f"registry: {result.registry}", err=True)
+    with registry(ctx) as reg:
+        result = api.push(settings(ctx), names, registry=reg)
     if as_json:
         echo_json(
             {

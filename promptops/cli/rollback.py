@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from promptops.cli import settings
+from promptops.cli import registry, settings
 from promptops.cli.output import echo_json
 
 
@@ -32,15 +32,15 @@ def rollback(
     from promptops import api
 
     s = settings(ctx)
-    if not dry_run and not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError("rollback moves production now: pass --yes to confirm without a terminal")
-        preview = api.rollback(s, name, to_version=to_version, dry_run=True)
-        click.echo(_line(preview.plan, dry=True), err=True)
-        if not click.confirm("Move production?", err=True):
-            raise click.exceptions.Exit(1)
-    result = api.rollback(s, name, to_version=to_version, dry_run=dry_run, restore_file=restore_file)
-    click.echo(f"registry: {result.registry}", err=True)
+    if not dry_run and not yes and not sys.stdin.isatty():
+        raise click.UsageError("rollback moves production now: pass --yes to confirm without a terminal")
+    with registry(ctx) as reg:
+        if not dry_run and not yes:
+            preview = api.rollback(s, name, to_version=to_version, dry_run=True, registry=reg)
+            click.echo(_line(preview.plan, dry=True), err=True)
+            if not click.confirm("Move production?", err=True):
+                raise click.exceptions.Exit(1)
+        result = api.rollback(s, name, to_version=to_version, dry_run=dry_run, restore_file=restore_file, registry=reg)
     if as_json:
         echo_json({**vars(result.plan), "applied": result.applied, "restored_file": result.restored_file})
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from promptops.cli import settings
+from promptops.cli import registry, settings
 from promptops.cli.diff import diff_rows, echo_text, summary
 from promptops.cli.output import echo_json
 
@@ -21,8 +21,8 @@ def status(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """
     from promptops import api
 
-    result = api.diff(settings(ctx), names, with_text=False)
-    click.echo(f"registry: {result.registry}", err=True)
+    with registry(ctx) as reg:
+        result = api.diff(settings(ctx), names, with_text=False, registry=reg)
     if as_json:
         echo_json(diff_rows(result))
     else:

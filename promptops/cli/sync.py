@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from promptops.cli import settings
+from promptops.cli import registry, settings
 from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
 
@@ -64,8 +64,8 @@ def sync(ctx: click.Context, names: tuple[str, ...], dry_run: bool, as_json: boo
     from promptops import api
 
     s = settings(ctx)
-    result = api.sync(s, names, dry_run=dry_run, progress=progress_factory())
-    click.echo(f"registry: {result.registry}", err=True)
+    with registry(ctx) as reg:
+        result = api.sync(s, names, dry_run=dry_run, progress=progress_factory(), registry=reg)
     if as_json:
         echo_json({"dry_run": result.dry_run, "prompts": result_rows(result)}, redact_patterns=s.config.redact_patterns)
     elif dry_run:
