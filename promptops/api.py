@@ -93,16 +93,19 @@ def _project_relative(root: Path, given: str) -> str:
 
 
 def valid_project(settings: Settings) -> Project:
-    """Load the project and raise ValidationFailed unless it validates without errors."""
-    from promptops.validate import validate_project
+    """Load the project and raise ValidationFailed unless it validates; the result carries the rendered prompts."""
+    from dataclasses import replace
+
+    from promptops.validate import validate_and_render
 
     project = load(settings)
-    errors = [d for d in validate_project(project) if d.severity == "error"]
+    diagnostics, rendered = validate_and_render(project)
+    errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         shown = "\n".join(f"  {d.location()}: {d.message}" for d in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         raise ValidationFailed(f"the prompts do not validate (run `promptops validate`):\n{shown}{more}")
-    return project
+    return replace(project, rendered=rendered)
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,9 @@ def _rendered(project: Project, names: Sequence[str]) -> list[RenderedPrompt]:
             known = ", ".join(p.name for p in specs) or "none"
             raise PromptNotFound(f"no prompt named {', '.join(map(repr, unknown))} in the project (prompts: {known})")
         specs = [p for p in specs if p.name in names]
-    return [rendering.render(spec, project.prompts_root, project.root) for spec in specs]
+    return [
+        project.rendered.get(spec.name) or rendering.render(spec, project.prompts_root, project.root) for spec in specs
+    ]
 
 
 @dataclass(frozen=True)

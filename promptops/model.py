@@ -213,6 +213,7 @@ class Project:
     prompts: tuple[PromptSpec, ...]
     datasets: tuple[DatasetSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
+    rendered: Mapping[str, RenderedPrompt] = field(default_factory=dict)  # filled once the project validated
 
     @property
     def prompts_root(self) -> Path:

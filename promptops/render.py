@@ -89,8 +89,11 @@ def _templates(spec: PromptSpec) -> Iterator[tuple[str | None, _Template]]:
             yield message.role, _Template(message.content, spec.path, message.line or 1)
 
 
-def check_prompt(spec: PromptSpec, prompts_root: Path, project_root: Path) -> list[Diagnostic]:
-    """Return the template problems of a prompt: syntax, undeclared and misused variables, unsafe code."""
+def check_prompt(
+    spec: PromptSpec, prompts_root: Path, project_root: Path
+) -> tuple[list[Diagnostic], RenderedPrompt | None]:
+    """Return a prompt's template problems (syntax, undeclared and misused variables, unsafe code) and, when it
+    rendered cleanly, the rendered prompt, so callers need not render it a second time."""
     env = environment(prompts_root, project_root)
     runtime = set(spec.runtime_names())
     checker = _TemplateChecker(env, runtime, runtime | set(spec.constants) | set(env.globals), project_root)
@@ -110,9 +113,10 @@ def check_prompt(spec: PromptSpec, prompts_root: Path, project_root: Path) -> li
                     f"runtime variable {var.name!r} is declared but never used: remove it or use {{{{ {var.name} }}}}",
                 )
             )
-    if not any(d.severity == "error" for d in diags):
-        diags.extend(_check_render(spec, prompts_root, project_root))
-    return diags
+    if any(d.severity == "error" for d in diags):
+        return diags, None
+    problems, rendered = _check_render(spec, prompts_root, project_root)
+    return diags + problems, rendered
 
 
 @dataclass
@@ -221,31 +225,27 @@ def _misuse_message(name: str, parent: nodes.Node | None) -> str:
     )
 
 
-def _check_render(spec: PromptSpec, prompts_root: Path, project_root: Path) -> list[Diagnostic]:
+def _check_render(
+    spec: PromptSpec, prompts_root: Path, project_root: Path
+) -> tuple[list[Diagnostic], RenderedPrompt | None]:
     try:
         rendered = render(spec, prompts_root, project_root)
     except RenderError as exc:
         line, col = spec.position("prompt" if spec.type == "text" else "messages")
         reason = str(exc).removeprefix(f"{spec.path}: ")
-        return [Diagnostic(spec.path, line, col, "render-error", "error", reason)]
+        return [Diagnostic(spec.path, line, col, "render-error", "error", reason)], None
     texts = [rendered.prompt] if isinstance(rendered.prompt, str) else [m.get("content", "") for m in rendered.prompt]
     runtime = set(spec.runtime_names())
     for text in texts:
         for match in LANGFUSE_VARIABLE.finditer(text):
             if match.group(1).strip() not in runtime or match.group(1) != match.group(1).strip():
                 line, col = spec.position("prompt" if spec.type == "text" else "messages")
-                return [
-                    Diagnostic(
-                        spec.path,
-                        line,
-                        col,
-                        "literal-braces",
-                        "error",
-                        f"the rendered text contains {match.group(0)!r}, which Langfuse would treat as a variable at "
-                        "run time: remove the braces or declare the variable",
-                    )
-                ]
-    return []
+                message = (
+                    f"the rendered text contains {match.group(0)!r}, which Langfuse would treat as a variable at "
+                    "run time: remove the braces or declare the variable"
+                )
+                return [Diagnostic(spec.path, line, col, "literal-braces", "error", message)], None
+    return [], rendered
 
 
 def render(

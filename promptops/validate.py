@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
 from promptops import files, render, sensitive
-from promptops.model import Diagnostic, Project, PromptSpec
+from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
 
 # Langfuse's own rules (REFERENCE §2.2, §2.3).
 LABEL_RE = re.compile(r"^[a-z0-9_\-.]+$")
@@ -20,17 +20,26 @@ BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
 
 def validate_project(project: Project) -> list[Diagnostic]:
     """Return every diagnostic for the project, sorted by file, line and column."""
+    return validate_and_render(project)[0]
+
+
+def validate_and_render(project: Project) -> tuple[list[Diagnostic], dict[str, RenderedPrompt]]:
+    """Return every diagnostic, sorted, and the rendered prompts (by name) of the prompts that rendered cleanly."""
     diags = list(project.diagnostics)
+    rendered: dict[str, RenderedPrompt] = {}
     diags.extend(_duplicate_names(project.prompts))
     datasets = {d.name: d for d in project.datasets}
     for spec in project.prompts:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
-        diags.extend(render.check_prompt(spec, project.prompts_root, project.root))
+        problems, result = render.check_prompt(spec, project.prompts_root, project.root)
+        diags.extend(problems)
+        if result is not None:
+            rendered[spec.name] = result
         diags.extend(_experiment_problems(spec, project, datasets))
     diags.extend(_dataset_coverage(project))
     diags.extend(_secrets(project))
-    return sorted({_printable(d) for d in diags}, key=_sort_key)
+    return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
 
 
 def _printable(d: Diagnostic) -> Diagnostic:
