@@ -30,7 +30,7 @@ from promptops.errors import (
     PromptopsError,
     RegistryError,
 )
-from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt, TracingConfig
+from promptops.model import DatasetSpec, ProjectConfig, RenderedPrompt, TracingConfig
 from promptops.registry.base import (
     LATEST,
     PRODUCTION,
@@ -42,13 +42,12 @@ from promptops.registry.base import (
     next_release,
     production_moved,
 )
+from promptops.registry.langfuse_datasets import PAGE_LIMIT, WORKERS, LangfuseDatasets
 from promptops.registry.langfuse_errors import MAX_ATTEMPTS, NO_SDK_RETRIES, Caller, server_message, status_of, wait_for
-from promptops.registry.langfuse_wire import canonical, create_request, same_item, to_remote_item, to_state, to_version
+from promptops.registry.langfuse_wire import create_request, to_state, to_version
 
 DEFAULT_HOST = "https://cloud.langfuse.com"
 DEFAULT_TIMEOUT_S = 10.0
-PAGE_LIMIT = 100  # the server's maximum for prompt and dataset item listings
-WORKERS = 8  # concurrent requests for list pages, labelled versions and dataset items
 LATEST_IS_MANAGED = "the label 'latest' is always on the newest version and cannot be set"
 
 
@@ -121,6 +120,7 @@ class LangfuseRegistry:
         )
         _refuse_shared_settings(self.client, public_key, secret_key, host)
         self.calls = Caller(host, timeout, sleep)
+        self.datasets = LangfuseDatasets(self.client, self.calls, self.mask, self.describe())
 
     def describe(self) -> str:
         """Return e.g. `Langfuse at https://cloud.langfuse.com (project keys pk-lf-…1a2b)`; never the secret."""
@@ -330,104 +330,15 @@ class LangfuseRegistry:
         found = self._fetch(name, label=PRODUCTION)
         return found.version if found else None
 
-    # -- datasets ------------------------------------------------------------------------------
+    # -- datasets (promptops/registry/langfuse_datasets.py) ----------------------------------------
 
     def sync_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
-        """Create or update the dataset, upsert changed items by id, archive items no longer in git.
-
-        Items go up redacted, like traces: personal data and secrets in a dataset file never leave the process.
-        """
-        created = self._ensure_dataset(dataset)
-        remote = {} if created else {item.id: item for item in self.dataset_items(dataset.name)}
-        items = [self._redacted(item) for item in dataset.items]
-        changed = [item for item in items if not same_item(item, remote.get(item.id))]
-        in_git = {item.id for item in dataset.items}
-        gone = sorted(set(remote) - in_git)
-        with ThreadPoolExecutor(WORKERS) as pool:
-            # list() re-raises the first failure here instead of losing it in the pool
-            list(pool.map(lambda item: self._upsert_item(dataset.name, item.id, item, "ACTIVE"), changed))
-            list(pool.map(lambda item_id: self._upsert_item(dataset.name, item_id, None, "ARCHIVED"), gone))
-        return DatasetSyncResult(dataset.name, created, len(changed), len(gone), len(dataset.items) - len(changed))
-
-    def _redacted(self, item: DatasetItem) -> DatasetItem:
-        return replace(
-            item, input=self.mask(data=dict(item.input)), expected_output=self.mask(data=item.expected_output),
-            metadata=self.mask(data=dict(item.metadata)),
-        )  # fmt: skip
-
-    def _ensure_dataset(self, dataset: DatasetSpec) -> bool:
-        """Create the dataset if missing (return True), or update description/metadata if they differ."""
-        from langfuse.api.core.api_error import ApiError
-
-        try:
-            current = self.calls.call(
-                f"reading dataset {dataset.name}",
-                lambda: self.client.api.datasets.get(quote(dataset.name, safe=""), request_options=NO_SDK_RETRIES),
-                passthrough=(404,),
-            )
-        except ApiError:
-            current = None
-        wanted_metadata = dict(dataset.metadata)
-        if current is not None and (current.description or "") == dataset.description:
-            if canonical(current.metadata or {}) == canonical(wanted_metadata):
-                return False
-        # The low-level create omits the JSON-schema fields: SDK create_dataset sends them as null, and the
-        # server's upsert-by-name then wipes schemas someone set in the UI (REFERENCE §0.9).
-        self.calls.call(
-            f"creating dataset {dataset.name}",
-            lambda: self.client.api.datasets.create(
-                name=dataset.name,
-                description=dataset.description,
-                metadata=wanted_metadata,
-                request_options=NO_SDK_RETRIES,
-            ),
-        )
-        return current is None
-
-    def _upsert_item(self, dataset: str, item_id: str, item: DatasetItem | None, status: str) -> None:
-        """Upsert one item by id: the same body twice is the same result, so retries are safe."""
-        from langfuse.api import DatasetStatus
-
-        fields: dict[str, Any] = {}
-        if item is not None:
-            fields = {
-                "input": dict(item.input),
-                "expected_output": item.expected_output,
-                "metadata": dict(item.metadata),
-            }
-        self.calls.call(
-            f"writing item {item_id} of dataset {dataset}",
-            lambda: self.client.api.dataset_items.create(
-                dataset_name=dataset,
-                id=item_id,
-                status=DatasetStatus(status),
-                request_options=NO_SDK_RETRIES,
-                **fields,
-            ),
-        )
+        """Create or update the dataset, upsert changed items by id, archive items no longer in git."""
+        return self.datasets.sync(dataset)
 
     def dataset_items(self, name: str) -> list[RemoteItem]:
-        """Return the active items of a dataset (the API lists no archived ones)."""
-        from langfuse.api.core.api_error import ApiError
-
-        def page(number: int) -> Any:
-            return self.calls.call(
-                f"listing items of dataset {name}",
-                lambda: self.client.api.dataset_items.list(
-                    dataset_name=name, page=number, limit=PAGE_LIMIT, request_options=NO_SDK_RETRIES
-                ),
-                passthrough=(404,),
-            )
-
-        try:
-            first = page(1)
-        except ApiError:
-            raise RegistryError(f"dataset {name!r} is not in {self.describe()}") from None
-        pages = [first]
-        if first.meta.total_pages > 1:
-            with ThreadPoolExecutor(WORKERS) as pool:
-                pages += list(pool.map(page, range(2, first.meta.total_pages + 1)))
-        return [to_remote_item(item) for p in pages for item in p.data]
+        """Return the active items of a dataset."""
+        return self.datasets.items(name)
 
     def close(self) -> None:
         """Flush what the SDK buffered (traces, scores); the client stays usable by this process."""
