@@ -162,9 +162,7 @@ def _rendered(project: Project, names: Sequence[str]) -> list[RenderedPrompt]:
             known = ", ".join(p.name for p in specs) or "none"
             raise PromptNotFound(f"no prompt named {', '.join(map(repr, unknown))} in the project (prompts: {known})")
         specs = [p for p in specs if p.name in names]
-    return [
-        project.rendered.get(spec.name) or rendering.render(spec, project.prompts_root, project.root) for spec in specs
-    ]
+    return [rendering.rendered_in(project, spec) for spec in specs]
 
 
 @dataclass(frozen=True)
@@ -445,15 +443,18 @@ def check(
     settings: Settings, *, base: str | None = None, record: bool = False, progress: Progress | None = None
 ) -> CheckResult:
     """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
+    from dataclasses import replace
+
     from promptops import gitinfo
     from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.pr_check import check_prompts
     from promptops.tracing.base import NullTracer
-    from promptops.validate import validate_project
+    from promptops.validate import validate_and_render
 
-    project = load(settings)
-    diagnostics = tuple(validate_project(project))
+    loaded = load(settings)
+    found, rendered = validate_and_render(loaded)
+    diagnostics, project = tuple(found), replace(loaded, rendered=rendered)
     base_ref = base or gitinfo.default_base(settings.root)
     base_commit = gitinfo.merge_base(settings.root, base_ref)
     label = f"{base_ref} ({base_commit[:12]})"

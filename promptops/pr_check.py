@@ -48,7 +48,7 @@ def check_prompts(
     base = base_prompts(project.root, base_commit)
     checks = []
     for spec in project.prompts:
-        head = rendering.render(spec, project.prompts_root, project.root)
+        head = rendering.rendered_in(project, spec)
         old = base.get(spec.name)
         if old is not None and old.content_hash == head.content_hash:
             continue

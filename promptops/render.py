@@ -23,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from promptops import files
 from promptops.errors import RenderError
-from promptops.model import Diagnostic, PromptSpec, RenderedPrompt
+from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
 from promptops.sandbox import BoundedSandbox, deadline
 
 MAX_RENDERED_CHARS = 1_000_000
@@ -246,6 +246,11 @@ def _check_render(
                 )
                 return [Diagnostic(spec.path, line, col, "literal-braces", "error", message)], None
     return [], rendered
+
+
+def rendered_in(project: Project, spec: PromptSpec) -> RenderedPrompt:
+    """Return a prompt as validation already rendered it, rendering it only if validation did not."""
+    return project.rendered.get(spec.name) or render(spec, project.prompts_root, project.root)
 
 
 def render(

@@ -72,3 +72,13 @@ def git_init(root: Path) -> None:
     git(root, "config", "user.name", "Test")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial prompts")
+
+
+def example_repo(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository with the example prompts, without Langfuse keys, as the current folder."""
+    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY", raising=False)
+    monkeypatch.delenv("LANGFUSE_SECRET_KEY", raising=False)
+    make_project(root, examples=True)
+    git_init(root)
+    monkeypatch.chdir(root)
+    return root

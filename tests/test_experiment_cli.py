@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from promptops.tracing.local import LocalTracer
-from tests.helpers import git, git_init, make_project, run_cli
+from tests.helpers import example_repo, git, run_cli
 
 ONLY_CITY = "  Answer with only the city name.\n"
 QUESTION = "  Question: What is the capital of {{ country }}?\n"
@@ -17,12 +17,7 @@ QUESTION = "  Question: What is the capital of {{ country }}?\n"
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY", raising=False)
-    monkeypatch.delenv("LANGFUSE_SECRET_KEY", raising=False)
-    root = make_project(tmp_path / "repo", examples=True)
-    git_init(root)
-    monkeypatch.chdir(root)
-    return root
+    return example_repo(tmp_path / "repo", monkeypatch)
 
 
 def experiment(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
@@ -39,12 +34,16 @@ def means(data: dict[str, Any]) -> dict[str, float]:
 
 def test_same_numbers_every_run(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first, second = experiment(capsys, "capital-cities"), experiment(capsys, "capital-cities")
-    assert means(first) == means(second) == {
-        "exact_match": 0.0,
-        "mentions_capital": 1.0,
-        "answer_length": 31.3,
-        "error_rate": 0.0,
-    }
+    assert (
+        means(first)
+        == means(second)
+        == {
+            "exact_match": 0.0,
+            "mentions_capital": 1.0,
+            "answer_length": 31.3,
+            "error_rate": 0.0,
+        }
+    )
     assert [i["output"] for i in first["items"]] == [i["output"] for i in second["items"]]
     assert first["items"][0] == {
         "id": "france",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from promptops.tracing.local import LocalTracer
-from tests.helpers import git_init, make_project, run_cli
+from tests.helpers import example_repo, run_cli
 from tests.langfuse_double.server import LangfuseDouble
 
 SCORES: list[dict[str, Any]] = [
@@ -25,13 +25,7 @@ ANSWER = (
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A git repository with the example prompts, no Langfuse keys, as the current folder."""
-    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY", raising=False)
-    monkeypatch.delenv("LANGFUSE_SECRET_KEY", raising=False)
-    root = make_project(tmp_path / "repo", examples=True)
-    git_init(root)
-    monkeypatch.chdir(root)
-    return root
+    return example_repo(tmp_path / "repo", monkeypatch)
 
 
 def demo(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
