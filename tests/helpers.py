@@ -65,13 +65,24 @@ def git(root: Path, *args: str) -> str:
     return result.stdout
 
 
+def git_identity(root: Path) -> None:
+    """Give the repository at root its own committer (the test session has no global git config)."""
+    git(root, "config", "user.email", "test@example.com")
+    git(root, "config", "user.name", "Test")
+
+
 def git_init(root: Path) -> None:
     """Make root a git repository with one commit of everything in it."""
     git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "test@example.com")
-    git(root, "config", "user.name", "Test")
+    git_identity(root)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial prompts")
+
+
+def git_clone(source: Path, dest: Path) -> None:
+    """Clone a repository and give the clone its own committer."""
+    git(source.parent, "clone", "-q", str(source), str(dest))
+    git_identity(dest)
 
 
 def example_repo(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -18,7 +18,7 @@ from promptops.errors import ConcurrentChange, PromptNotFound
 from promptops.registry.base import Registry
 from promptops.registry.langfuse import LangfuseRegistry
 from promptops.registry.local import LocalRegistry
-from tests.helpers import git, run_cli
+from tests.helpers import git, git_clone, run_cli
 from tests.langfuse_double.server import LangfuseDouble
 from tests.test_registry_contract import create, rendered
 from tests.test_sync_kill import (
@@ -130,7 +130,7 @@ def test_a_promotion_paused_while_another_checkout_promotes_becomes_a_conflict(
     reg, root = target
     assert sync_in_process(capsys, reg, root).code == 0
     other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(root), str(other))
+    git_clone(root, other)
     (other / ".promptops").symlink_to(root / ".promptops")  # the same SQLite file (unused by langfuse)
     edit_capital_cities(root, BETTER, "Ask for only the city name")
     edit_capital_cities(other, OTHER, "Ask for just the name")
