@@ -18,7 +18,7 @@ from promptops.errors import ConcurrentChange, PromptNotFound
 from promptops.registry.base import Registry
 from promptops.registry.langfuse import LangfuseRegistry
 from promptops.registry.local import LocalRegistry
-from tests.helpers import git, git_clone, run_cli
+from tests.helpers import git_clone, run_cli
 from tests.langfuse_double.server import LangfuseDouble
 from tests.test_registry_contract import create, rendered
 from tests.test_sync_kill import (
