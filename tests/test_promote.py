@@ -49,7 +49,7 @@ def test_an_interrupted_run_neither_promotes_nor_rejects(tmp_path: Path) -> None
     settings = api.load_settings(root, registry="local")
     project = api.valid_project(settings)
     registry = open_local(root, settings.config)
-    (first,) = plan(api._rendered(project, ["capital-cities"]), registry.list_prompts())
+    (first,) = plan(api.rendered_prompts(project, ["capital-cities"]), registry.list_prompts())
     with pytest.raises(Interrupted) as caught:
         promote.sync_prompt(root, project, registry, first, interrupted)
     assert str(caught.value) == (
@@ -58,5 +58,5 @@ def test_an_interrupted_run_neither_promotes_nor_rejects(tmp_path: Path) -> None
     )
     (state,) = registry.list_prompts()
     assert (state.latest_version, state.latest_labels, state.production_version) == (1, ("latest",), None)
-    (again,) = plan(api._rendered(project, ["capital-cities"]), registry.list_prompts())
+    (again,) = plan(api.rendered_prompts(project, ["capital-cities"]), registry.list_prompts())
     assert again.status == "pending"

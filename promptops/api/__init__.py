@@ -1,0 +1,50 @@
+"""One function per verb. Each takes settings and arguments and returns values; none of them prints.
+
+The verbs live in modules by idea (reading the repository, planning, releasing, experimenting, the PR gate);
+this package exposes them all, so callers write `api.sync(settings, ...)`.
+"""
+
+from promptops.api.checking import CheckResult, check
+from promptops.api.experimenting import ExperimentOutcome, experiment
+from promptops.api.planning import DiffResult, PromptDiff, diff
+from promptops.api.releasing import (
+    HistoryResult,
+    PushResult,
+    RollbackResult,
+    SyncResult,
+    history,
+    push,
+    rollback,
+    sync,
+)
+from promptops.api.settings import Settings, load, load_settings, opened_registry, registry_for
+from promptops.api.validating import RenderResult, ValidationResult, render, rendered_prompts, valid_project, validate
+
+__all__ = [
+    "CheckResult",
+    "DiffResult",
+    "ExperimentOutcome",
+    "HistoryResult",
+    "PromptDiff",
+    "PushResult",
+    "RenderResult",
+    "RollbackResult",
+    "Settings",
+    "SyncResult",
+    "ValidationResult",
+    "check",
+    "diff",
+    "experiment",
+    "history",
+    "load",
+    "load_settings",
+    "opened_registry",
+    "push",
+    "registry_for",
+    "render",
+    "rendered_prompts",
+    "rollback",
+    "sync",
+    "valid_project",
+    "validate",
+]

@@ -1,0 +1,82 @@
+"""check: the read-only PR gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from promptops.api.settings import Settings, load, registry_for
+from promptops.model import Diagnostic
+from promptops.registry.base import PromptState, Registry
+from promptops.report import PromptCheck
+
+if TYPE_CHECKING:
+    from promptops.experiments import Progress
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of `check`: validation problems, and a verdict per prompt the branch changes."""
+
+    base: str
+    registry: str
+    diagnostics: tuple[Diagnostic, ...]
+    prompts: tuple[PromptCheck, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the PR gate passes."""
+        return not any(d.severity == "error" for d in self.diagnostics) and all(p.passed for p in self.prompts)
+
+
+def check(
+    settings: Settings, *, base: str | None = None, record: bool = False, progress: Progress | None = None
+) -> CheckResult:
+    """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
+    from dataclasses import replace
+
+    from promptops import gitinfo
+    from promptops.experiments import recorded, runner_for, tracer_for
+    from promptops.gitinfo import head_commit
+    from promptops.pr_check import check_prompts
+    from promptops.tracing.base import NullTracer
+    from promptops.validate import validate_and_render
+
+    loaded = load(settings)
+    found, rendered = validate_and_render(loaded)
+    diagnostics, project = tuple(found), replace(loaded, rendered=rendered)
+    base_ref = base or gitinfo.default_base(settings.root)
+    base_commit = gitinfo.merge_base(settings.root, base_ref)
+    label = f"{base_ref} ({base_commit[:12]})"
+    if any(d.severity == "error" for d in diagnostics):
+        return CheckResult(label, "not reached", diagnostics, ())
+    reg, states, why_not = _readable_registry(settings)
+    try:
+        with recorded(tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()) as tracer:
+            run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
+            prompts = check_prompts(project, base_commit, reg, states, run)
+        source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
+        return CheckResult(label, source, diagnostics, tuple(prompts))
+    finally:
+        if reg is not None:
+            reg.close()
+
+
+def _readable_registry(settings: Settings) -> tuple[Registry | None, dict[str, PromptState], str]:
+    """Return the registry and its prompt states when it can be read without writing; else why not.
+
+    A fork PR has no credentials and no database; an unreachable Langfuse must not block a PR either: the
+    baseline then comes from the base ref, and the report says why.
+    """
+    from promptops.errors import RegistryError
+    from promptops.registry import resolve_name
+
+    name = resolve_name(settings.registry, settings.config.registry)
+    if name == "local" and not (settings.root / settings.config.registry_path).is_file():
+        return None, {}, "no registry: no credentials and no local registry file"  # opening would create it
+    reg = registry_for(settings)
+    try:
+        return reg, {s.name: s for s in reg.list_prompts()}, ""
+    except RegistryError as exc:
+        reg.close()
+        return None, {}, f"registry unreachable: {exc}"

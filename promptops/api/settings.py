@@ -1,0 +1,61 @@
+"""Where the project is and how its registry is opened: what every api verb starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptops.model import Project, ProjectConfig
+from promptops.registry.base import Registry
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the project is and how to reach its registry, resolved once by the CLI."""
+
+    root: Path
+    config: ProjectConfig
+    registry: str | None = None  # overrides config.registry
+
+    @property
+    def prompts_root(self) -> Path:
+        """Return the absolute prompts folder."""
+        return self.root / self.config.prompts_dir
+
+
+def load_settings(start: Path, *, registry: str | None = None) -> Settings:
+    """Find the project at or above `start` and read its configuration."""
+    from promptops.config import find_root, load_config
+
+    root = find_root(start)
+    return Settings(root=root, config=load_config(root), registry=registry)
+
+
+def load(settings: Settings) -> Project:
+    """Load the project's prompts and datasets (problems are kept as diagnostics)."""
+    from promptops.project import load_project
+
+    return load_project(settings.root, settings.config)
+
+
+@contextmanager
+def opened_registry(settings: Settings, registry: Registry | None = None) -> Iterator[Registry]:
+    """Yield the given registry, or open the settings' one and close it afterwards."""
+    if registry is not None:
+        yield registry
+        return
+    opened = registry_for(settings)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def registry_for(settings: Settings) -> Registry:
+    """Open the registry chosen by --registry, the config, or auto-detection."""
+    from promptops.registry import open_registry, resolve_name
+
+    name = resolve_name(settings.registry, settings.config.registry)
+    return open_registry(name, settings.root, settings.config)
