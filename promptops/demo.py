@@ -120,7 +120,7 @@ def _subject(reg: Registry, spec: PromptSpec, project: Project) -> Subject:
     """Return the production version, as an app would serve it; the working tree when there is none yet."""
     from promptops import promote
     from promptops import render as rendering
-    from promptops.registry.base import PRODUCTION
+    from promptops.registry.labels import PRODUCTION
     from promptops.tracing.base import Subject
 
     try:

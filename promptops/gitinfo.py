@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,37 @@ def export_tree(root: Path, ref: str, dest: Path) -> None:
             target.symlink_to(item.data_stream.read().decode("utf-8", errors="replace"))
         else:
             target.write_bytes(item.data_stream.read())
+
+
+def last_commit(root: Path, paths: Sequence[Path]) -> str | None:
+    """Return the newest commit reachable from HEAD that changed any of `paths`, or None (outside git, or never)."""
+    repo = _repo(root)
+    if repo is None or not paths:
+        return None
+    top = Path(repo.working_tree_dir).resolve()
+    rel = [p.resolve().relative_to(top).as_posix() for p in paths if p.resolve().is_relative_to(top)]
+    try:
+        found = next(iter(repo.iter_commits("HEAD", paths=rel, max_count=1)), None)
+    except _unknown_ref_errors():
+        return None  # no commit yet
+    return str(found.hexsha) if found is not None else None
+
+
+def uncommitted(root: Path, folder: Path) -> list[str]:
+    """Return the files under `folder` that differ from HEAD: modified, staged, deleted or untracked (not ignored)."""
+    repo = _repo(root)
+    if repo is None:
+        return []
+    top = Path(repo.working_tree_dir).resolve()
+    rel = folder.resolve().relative_to(top).as_posix() if folder.resolve().is_relative_to(top) else "."
+    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", rel)
+    entries = [e for e in out.split("\0") if e]
+    changed, skip = [], False
+    for entry in entries:
+        if skip:  # the source path of a rename
+            skip = False
+            continue
+        status, path = entry[:2], entry[3:]
+        skip = "R" in status or "C" in status
+        changed.append(path)
+    return sorted(changed)

@@ -1,9 +1,17 @@
-"""The PR gate's work: render the base ref's prompts, find what the branch changed, judge each change."""
+"""The PR gate's work: find what the branch changed, and judge each change as sync would after the merge.
+
+A prompt is in the check when its rendered content or its evaluation fingerprint (dataset, evaluators, model,
+seed, gate: promptops/fingerprint.py) differs from the base commit. With a readable registry the check follows
+sync's plan for it: content production already holds passes, held content (production was rolled back from it)
+is not evaluated, rejected content fails without running, and an experiment-only change runs production alone
+on the new experiment, which must still meet its floors. Without one, the base ref's prompt is the baseline.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from promptops import gitinfo
@@ -11,15 +19,27 @@ from promptops import render as rendering
 from promptops.errors import PromptopsError
 from promptops.experiments import RunFn
 from promptops.model import Project, PromptSpec, RenderedPrompt
+from promptops.plan import PromptPlan
 from promptops.promote import baseline_version, evaluate, version_subject
-from promptops.registry.base import PromptState, Registry
+from promptops.registry.base import PromptVersion, Registry
 from promptops.report import PromptCheck
 from promptops.runner import Subject
 from promptops.textdiff import prompt_as_text, unified
 
+UNPLANNED = "sync creates a new version and promotes it if it beats production"
 
-def base_prompts(root: Path, base_commit: str) -> dict[str, RenderedPrompt]:
+
+@dataclass(frozen=True)
+class BasePrompt:
+    """A prompt as it is at the base commit: rendered, with its evaluation fingerprint."""
+
+    rendered: RenderedPrompt
+    fingerprint: str
+
+
+def base_prompts(root: Path, base_commit: str) -> dict[str, BasePrompt]:
     """Render the prompts as they are at the base commit (a base prompt that fails to load counts as absent)."""
+    from promptops.api.planning import fingerprints
     from promptops.config import load_config
     from promptops.project import load_project
 
@@ -30,64 +50,92 @@ def base_prompts(root: Path, base_commit: str) -> dict[str, RenderedPrompt]:
             project = load_project(base_root, load_config(base_root))
         except PromptopsError:
             return {}  # no valid config at the base: every prompt is new
+        prints = fingerprints(project)
         found = {}
         for spec in project.prompts:
             try:
-                found[spec.name] = rendering.render(spec, project.prompts_root, project.root)
+                found[spec.name] = BasePrompt(
+                    rendering.render(spec, project.prompts_root, project.root), prints[spec.name]
+                )
             except PromptopsError:
                 continue
         return found
 
 
 def check_prompts(
-    project: Project, base_commit: str, reg: Registry | None, states: Mapping[str, PromptState], run: RunFn
+    project: Project, base_commit: str, reg: Registry | None, plans: Mapping[str, PromptPlan], run: RunFn
 ) -> list[PromptCheck]:
-    """Judge every prompt whose rendered content differs from the base commit; list the ones removed."""
-    from promptops.plan import plan_prompt
+    """Judge every prompt whose content or experiment differs from the base commit; list the ones removed."""
+    from promptops.api.planning import fingerprints
 
     base = base_prompts(project.root, base_commit)
+    prints = fingerprints(project)
     checks = []
     for spec in project.prompts:
         head = rendering.rendered_in(project, spec)
         old = base.get(spec.name)
-        if old is not None and old.content_hash == head.content_hash:
+        content_changed = old is None or old.rendered.content_hash != head.content_hash
+        if not content_changed and old is not None and old.fingerprint == prints[spec.name]:
             continue
-        diff = unified(
-            prompt_as_text(old.prompt) if old else "",
-            prompt_as_text(head.prompt),
-            f"{spec.name} (base)",
-            f"{spec.name} (this branch)",
-        )
-        planned = (
-            plan_prompt(head, states.get(spec.name)).action
-            if reg
-            else "sync creates a new version and promotes it if it beats production"
-        )
-        status = "changed" if old else "new"
-        if spec.experiment is None:
-            note = f"no experiment ({spec.no_experiment_reason})"
-            checks.append(PromptCheck(spec.name, status, "-", diff, planned, None, note))
-            continue
-        baseline, source = baseline_for(reg, spec, old)
-        dataset = project.dataset(spec.experiment.dataset)
-        assert dataset is not None  # validation guarantees it
-        verdict, _, _ = evaluate(spec, dataset, Subject(head, None, "this branch"), baseline, run)
-        checks.append(PromptCheck(spec.name, status, source, diff, planned, verdict))
+        status = "new" if old is None else ("changed" if content_changed else "experiment changed")
+        checks.append(_check_one(project, spec, head, old, status, reg, plans.get(spec.name), run))
     in_head = {spec.name for spec in project.prompts}
-    for name, old in sorted(base.items()):
+    for name, gone in sorted(base.items()):
         if name not in in_head:
-            diff = unified(prompt_as_text(old.prompt), "", f"{name} (base)", f"{name} (this branch)")
+            diff = unified(prompt_as_text(gone.rendered.prompt), "", f"{name} (base)", f"{name} (this branch)")
             planned = "sync leaves the registry's versions as an orphan; production keeps serving until deleted there"
             checks.append(PromptCheck(name, "removed", "-", diff, planned, None, "removed from git"))
     return checks
 
 
-def baseline_for(reg: Registry | None, spec: PromptSpec, old: RenderedPrompt | None) -> tuple[Subject | None, str]:
-    """Return the baseline: production from the registry when there is one, else the base ref's prompt."""
+def _check_one(
+    project: Project,
+    spec: PromptSpec,
+    head: RenderedPrompt,
+    old: BasePrompt | None,
+    status: str,
+    reg: Registry | None,
+    plan: PromptPlan | None,
+    run: RunFn,
+) -> PromptCheck:
     production = baseline_version(reg, spec.name) if reg else None
+    if production is not None:
+        diff = unified(
+            prompt_as_text(production.prompt),
+            prompt_as_text(head.prompt),
+            f"{spec.name} v{production.version} (production)",
+            f"{spec.name} (this branch)",
+        )
+    else:
+        before = prompt_as_text(old.rendered.prompt) if old else ""
+        diff = unified(before, prompt_as_text(head.prompt), f"{spec.name} (base)", f"{spec.name} (this branch)")
+    planned = plan.action if plan else UNPLANNED
+    if plan is not None and plan.status in ("in-sync", "held"):
+        return PromptCheck(spec.name, status, "-", diff, planned, None, plan.status.replace("-", " "))
+    if plan is not None and plan.status == "rejected":
+        return PromptCheck(spec.name, status, "-", diff, planned, None, "rejected before", blocked=plan.action)
+    if spec.experiment is None:
+        return PromptCheck(spec.name, status, "-", diff, planned, None, f"no experiment ({spec.no_experiment_reason})")
+    dataset = project.dataset(spec.experiment.dataset)
+    assert dataset is not None  # validation guarantees it
+    baseline, source = _baseline(production, spec, old)
+    only_experiment = plan.status == "experiment-changed" if plan is not None else status == "experiment changed"
+    if only_experiment:
+        # Nothing to compare against: what serves (or would serve) must still meet its floors on the new experiment.
+        subject = baseline if baseline is not None else Subject(head, None, "this branch")
+        verdict, _, _ = evaluate(spec, dataset, subject, None, run)
+        return PromptCheck(
+            spec.name, status, f"{source}, judged alone on the changed experiment", diff, planned, verdict
+        )
+    verdict, _, _ = evaluate(spec, dataset, Subject(head, None, "this branch"), baseline, run)
+    return PromptCheck(spec.name, status, source, diff, planned, verdict)
+
+
+def _baseline(production: PromptVersion | None, spec: PromptSpec, old: BasePrompt | None) -> tuple[Subject | None, str]:
+    """Return the baseline: production from the registry when there is one, else the base ref's prompt."""
     if production is not None:
         subject = version_subject(production, spec.path, "production")
         return subject, f"production version {production.version} from the registry"
     if old is not None:
-        return Subject(old, None, "base ref"), "the prompt as it is on the base ref"
+        return Subject(old.rendered, None, "base ref"), "the prompt as it is on the base ref"
     return None, "none: a new prompt is judged on its floors"

@@ -8,8 +8,8 @@ converges from, and of two runs at once only one promotes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from promptops.errors import Interrupted
@@ -17,12 +17,21 @@ from promptops.experiments import RunFn
 from promptops.gate import Verdict, judge
 from promptops.model import DatasetSpec, GatePolicy, Project, PromptSpec, RenderedPrompt
 from promptops.plan import PromptPlan
-from promptops.registry.base import PRODUCTION, REJECTED, PromptVersion, Registry, release_numbers, user_config
+from promptops.publish import Origin
+from promptops.registry.base import PromptVersion, Registry, user_config
+from promptops.registry.labels import (
+    PRODUCTION,
+    Decisions,
+    content_label,
+    passed_label,
+    rejected_label,
+    release_numbers,
+)
 from promptops.render import content_hash
 from promptops.results import ExperimentResult
 from promptops.runner import INTERRUPTED, Subject
 
-Outcome = Literal["promoted", "rejected", "conflict", "already-promoted"]
+Outcome = Literal["promoted", "rejected", "conflict", "already-promoted"]  # of a decision
 
 
 @dataclass(frozen=True)
@@ -88,26 +97,35 @@ def _finished(result: ExperimentResult) -> ExperimentResult:
     return result
 
 
-def decide(registry: Registry, name: str, candidate: int, baseline: int | None, verdict: Verdict) -> Decision:
-    """Promote a passing candidate (if production is still the measured baseline) or mark it rejected."""
+def decide(
+    registry: Registry, name: str, candidate: PromptVersion, baseline: int | None, verdict: Verdict, fingerprint: str
+) -> Decision:
+    """Promote a passing candidate (if production is still the measured baseline) or record its rejection.
+
+    Either way the decision is a label naming the candidate's content and the evaluation fingerprint, so it is
+    remembered for this version and this experiment (registry/labels.py).
+    """
+    content = candidate.content_hash()
     if not verdict.passed:
-        registry.set_labels(name, candidate, [REJECTED])
-        return Decision(name, candidate, "rejected", verdict, message=verdict.reason)
-    outcome, release, message = promote_over(registry, name, candidate, baseline)
-    return Decision(name, candidate, outcome, verdict, release, message or verdict.reason)
+        registry.set_labels(name, candidate.version, [rejected_label(content, fingerprint)])
+        return Decision(name, candidate.version, "rejected", verdict, message=verdict.reason)
+    outcome, release, message = promote_over(
+        registry, name, candidate.version, baseline, [passed_label(content, fingerprint)]
+    )
+    return Decision(name, candidate.version, outcome, verdict, release, message or verdict.reason)
 
 
 def promote_over(
-    registry: Registry, name: str, candidate: int, baseline: int | None
+    registry: Registry, name: str, candidate: int, baseline: int | None, labels: Sequence[str] = ()
 ) -> tuple[Outcome, str | None, str]:
-    """Move production and the next release-N to the candidate unless production left `baseline` meanwhile.
+    """Move production, the next release-N and `labels` to the candidate unless production left `baseline`.
 
     Returns (outcome, release label, message); the message is empty for a promotion.
     """
     from promptops.errors import ConcurrentChange
 
     try:
-        promoted = registry.promote(name, candidate, expect_production=baseline)
+        promoted = registry.promote(name, candidate, expect_production=baseline, labels=labels)
     except ConcurrentChange:
         current = baseline_version(registry, name)
         current_number = current.version if current else None
@@ -128,16 +146,18 @@ def _named(version: int | None) -> str:
     return f"version {version}" if version is not None else "no version"
 
 
-def decided_already(candidate: PromptVersion, baseline: PromptVersion | None) -> tuple[str, str] | None:
+def decided_already(
+    candidate: PromptVersion, baseline: PromptVersion | None, fingerprint: str
+) -> tuple[str, str] | None:
     """Return (outcome, message) when another run has already decided the candidate since this run planned."""
     if baseline is not None and baseline.version == candidate.version:
         # Judging production against itself would reject it: the gate needs a candidate that beats its baseline.
         return "already-promoted", "another run promoted it already"
-    if release_numbers(candidate.labels):
-        where = f"version {baseline.version}" if baseline else "no version"
-        return "rolled-back", f"version {candidate.version} was released and rolled back; production is on {where}"
-    if REJECTED in candidate.labels:
+    content, decided = candidate.content_hash(), Decisions.of(candidate.labels)
+    if decided.rejected_under(content, fingerprint):
         return "rejected-earlier", f"version {candidate.version} was rejected by the gate; change the prompt in git"
+    if decided.held(content):
+        return "held", f"production was rolled back from version {candidate.version}; change the prompt in git"
     return None
 
 
@@ -147,7 +167,7 @@ class PromptSyncResult:
 
     name: str
     status: str  # the plan status before sync
-    outcome: str  # promoted, rejected, conflict, already-promoted, unchanged, rolled-back, rejected-earlier, orphan
+    outcome: str  # see OUTCOMES
     version: int | None = None
     release: str | None = None
     verdict: Verdict | None = None
@@ -156,41 +176,63 @@ class PromptSyncResult:
     @property
     def failed(self) -> bool:
         """Return whether this prompt makes sync exit 1."""
-        return self.outcome in ("rejected", "conflict")
+        return self.outcome in FAILED_OUTCOMES
 
 
-SKIPPED_OUTCOMES = {
-    "unchanged": "unchanged",
-    "rolled-back": "rolled-back",
-    "rejected": "rejected-earlier",
-    "orphan": "orphan",
+OUTCOMES = {
+    "promoted": "the candidate beat production and holds it now, as release-N",
+    "verified": "production was judged again on the changed experiment and still meets its gate",
+    "rejected": "the candidate (or production, on a changed experiment) failed its gate; production stays",
+    "conflict": "production moved while this run measured it; nothing was promoted",
+    "already-promoted": "another run promoted this version first",
+    "unchanged": "production holds git's content",
+    "held": "production was rolled back from git's content; nothing happens until git changes the prompt",
+    "rejected-earlier": "git's content was rejected on this experiment; nothing runs until git changes the prompt",
+    "orphan": "in the registry, gone from git; left alone",
 }
+FAILED_OUTCOMES = ("rejected", "conflict", "rejected-earlier")
+QUIET = {"in-sync": "unchanged", "held": "held", "orphan": "orphan", "rejected": "rejected-earlier"}
 
 
-def sync_prompt(root: Path, project: Project, reg: Registry, p: PromptPlan, run: RunFn) -> PromptSyncResult:
-    """Create, judge and promote or reject one planned prompt; skip statuses sync leaves alone."""
+def planned_result(p: PromptPlan) -> PromptSyncResult:
+    """Return what `sync --dry-run` reports for a plan: its status as the outcome, its action as the message."""
+    version = p.candidate if p.candidate is not None else (p.state.latest_version if p.state else None)
+    failed = "rejected-earlier" if p.blocking else p.status
+    return PromptSyncResult(p.name, p.status, failed, version, message=p.action)
+
+
+def sync_prompt(
+    project: Project, reg: Registry, p: PromptPlan, run: RunFn, origin: Callable[[str], Origin]
+) -> PromptSyncResult:
+    """Create, judge and promote or reject one planned prompt; say why for the statuses sync leaves alone."""
     from promptops import publish
 
-    if p.status in SKIPPED_OUTCOMES:
-        return PromptSyncResult(
-            p.name, p.status, SKIPPED_OUTCOMES[p.status], p.state.latest_version if p.state else None, message=p.action
-        )
+    state_version = p.candidate or (p.state.latest_version if p.state else None)
+    if p.status in QUIET:
+        if p.adopt and p.candidate is not None and p.rendered is not None:
+            reg.set_labels(p.name, p.candidate, [content_label(p.rendered.content_hash)])
+        return PromptSyncResult(p.name, p.status, QUIET[p.status], state_version, message=p.action)
     spec = project.prompt(p.name)
-    assert spec is not None and (p.state is not None or publish.needs_version(p))  # only orphans lack a spec
-    candidate = (
-        publish.create_version(reg, p, root)
-        if publish.needs_version(p)
-        else reg.get_version(p.name, version=p.state.latest_version)  # type: ignore[union-attr]
-    )
+    assert spec is not None and p.rendered is not None and p.fingerprint is not None  # orphans are quiet
+    if p.status == "experiment-changed":
+        return _verify_production(project, reg, p, spec, run)
+    if publish.needs_version(p):
+        candidate = publish.create_version(reg, p, project.root, origin(p.name))
+    else:
+        assert p.candidate is not None
+        candidate = reg.get_version(p.name, version=p.candidate)
+        if p.adopt:
+            candidate = reg.set_labels(p.name, candidate.version, [content_label(p.rendered.content_hash)])
     baseline = baseline_version(reg, p.name)
     # The plan may be stale: a concurrent run can have created, judged and decided this very version meanwhile.
-    settled = decided_already(candidate, baseline)
+    settled = decided_already(candidate, baseline, p.fingerprint)
     if settled is not None:
         return PromptSyncResult(p.name, p.status, settled[0], candidate.version, message=settled[1])
+    baseline_number = baseline.version if baseline else None
     if spec.experiment is None:
         # An explicit opt-out (`experiment: {skip: why}`): there is nothing to judge, so the version ships.
-        baseline_number = baseline.version if baseline else None
-        outcome, release, message = promote_over(reg, p.name, candidate.version, baseline_number)
+        mark = [passed_label(p.rendered.content_hash, p.fingerprint)]
+        outcome, release, message = promote_over(reg, p.name, candidate.version, baseline_number, mark)
         message = message or f"promoted without a gate: {spec.no_experiment_reason}"
         return PromptSyncResult(p.name, p.status, outcome, candidate.version, release, None, message)
     dataset = project.dataset(spec.experiment.dataset)
@@ -198,7 +240,37 @@ def sync_prompt(root: Path, project: Project, reg: Registry, p: PromptPlan, run:
     base_subject = version_subject(baseline, spec.path, "production") if baseline is not None else None
     cand_subject = version_subject(candidate, spec.path, "candidate")
     verdict, _, _ = evaluate(spec, dataset, cand_subject, base_subject, run)
-    decision = decide(reg, p.name, candidate.version, baseline.version if baseline else None, verdict)
+    decision = decide(reg, p.name, candidate, baseline_number, verdict, p.fingerprint)
     return PromptSyncResult(
         p.name, p.status, decision.outcome, candidate.version, decision.release, verdict, decision.message
     )
+
+
+def _verify_production(
+    project: Project, reg: Registry, p: PromptPlan, spec: PromptSpec, run: RunFn
+) -> PromptSyncResult:
+    """Judge production again, alone, on a changed experiment: it must still meet its floors."""
+    assert p.rendered is not None and p.fingerprint is not None
+    production = baseline_version(reg, p.name)
+    content = p.rendered.content_hash
+    if production is None or production.content_hash() != content:
+        where = _named(production.version if production else None)
+        return PromptSyncResult(
+            p.name, p.status, "conflict", p.candidate,
+            message=f"production moved to {where} since this run planned; run sync again",
+        )  # fmt: skip
+    if spec.experiment is None:
+        reg.set_labels(p.name, production.version, [passed_label(content, p.fingerprint)])
+        return PromptSyncResult(p.name, p.status, "verified", production.version, message="no experiment to run")
+    dataset = project.dataset(spec.experiment.dataset)
+    assert dataset is not None  # validation guarantees it
+    verdict, _, _ = evaluate(spec, dataset, version_subject(production, spec.path, "production"), None, run)
+    label = (passed_label if verdict.passed else rejected_label)(content, p.fingerprint)
+    reg.set_labels(p.name, production.version, [label])
+    if verdict.passed:
+        return PromptSyncResult(p.name, p.status, "verified", production.version, None, verdict, verdict.reason)
+    message = (
+        f"production (version {production.version}) no longer meets its gate on the changed experiment: "
+        f"{verdict.reason} Change the prompt or the experiment in git."
+    )
+    return PromptSyncResult(p.name, p.status, "rejected", production.version, None, verdict, message)

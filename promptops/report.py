@@ -27,12 +27,13 @@ class PromptCheck:
     text_diff: str
     plan: str
     verdict: Verdict | None
-    note: str = ""  # why there is no verdict (no experiment, ...)
+    note: str = ""  # why there is no verdict (no experiment, held, ...)
+    blocked: str = ""  # why the check fails without a verdict (the content was rejected before)
 
     @property
     def passed(self) -> bool:
         """Return whether this prompt lets the check pass."""
-        return self.verdict is None or self.verdict.passed
+        return not self.blocked and (self.verdict is None or self.verdict.passed)
 
 
 def markdown(
@@ -62,6 +63,8 @@ def markdown(
 
 
 def _verdict_cell(p: PromptCheck) -> str:
+    if p.blocked:
+        return f"❌ {_cell(p.note)}"
     if p.verdict is None:
         return f"— {_cell(p.note)}"
     return "✅ passed" if p.verdict.passed else "❌ rejected"
@@ -99,6 +102,8 @@ def _prompt_section(p: PromptCheck) -> str:
         ]
     if p.verdict is not None:
         parts.append(verdict_markdown(p.verdict))
+    elif p.blocked:
+        parts.append(f"**Fails:** {p.blocked}")
     else:
         parts.append(f"No gate: {p.note}")
     parts.append(f"\n<sub>Baseline: {p.baseline}</sub>\n")

@@ -65,6 +65,7 @@ def nested(levels: int) -> str:
 
 HUGE = "prompt: |\n" + ("  " + "lorem ipsum " * 85 + "\n") * 1100 + SKIP  # ~1.1 MiB, written by one case only
 
+
 def case(
     name: str,
     files: dict[str, str | bytes],
@@ -943,9 +944,7 @@ BOMBS = [
         "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
         id="nested-range-loops",
     ),
-    pytest.param(
-        "{{ (((9 ** 100) ** 100) ** 100) ** 100 }}", id="power-chain"
-    ),
+    pytest.param("{{ (((9 ** 100) ** 100) ** 100) ** 100 }}", id="power-chain"),
 ]
 
 

@@ -368,7 +368,7 @@ def test_local_registry_production_is_the_baseline_and_stays_untouched(
     markdown = (tmp_path / "report.md").read_text("utf-8")
     assert f"· baseline source: {LOCAL_SOURCE}\n" in markdown
     assert "<sub>Baseline: production version 1 from the registry</sub>" in markdown
-    assert "**On merge:** create version 2 and evaluate it" in markdown
+    assert "**On merge:** create version 2 and judge it against production (version 1)" in markdown
     assert "| **exact_match** | 0.00 | 1.00 | +1.00 |" in markdown
     assert (state / "registry.db").read_bytes() == registry_bytes
     assert sorted(p.name for p in state.iterdir()) == [".gitignore", "registry.db"]  # no WAL, no runs.db

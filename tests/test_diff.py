@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from promptops import api
+from promptops.api.planning import fingerprints
 from promptops.registry.base import Registry
 from promptops.registry.langfuse import LangfuseRegistry
 from promptops.registry.local import LocalRegistry
@@ -22,8 +23,10 @@ NEW = [
     "+ capital-cities  new: create version 1, then judge it on its floors",
     "+ support-agent   new: create version 1, then judge it on its floors",
 ]
-PENDING_AGENT = "? support-agent   pending: evaluate version 1 (created, not yet judged)"
-PENDING = ["? capital-cities  pending: evaluate version 1 (created, not yet judged)", PENDING_AGENT]
+AWAITS = "version 1 has this content and awaits the gate: judge it against its floors (no version holds production)"
+PENDING_AGENT = f"? support-agent   pending: {AWAITS}"
+PENDING = [f"? capital-cities  pending: {AWAITS}", PENDING_AGENT]
+NO_PRODUCTION = "create version 2 and judge it against its floors (no version holds production)"
 PUSHED = [
     "dataset capital-cities-tutorial: 10 upserted, 0 archived, 0 unchanged",
     "dataset support-faq: 9 upserted, 0 archived, 0 unchanged",
@@ -108,64 +111,102 @@ def test_pushed_prompts_are_pending_until_the_gate_decides(project: Project) -> 
     assert again[1] == [
         "dataset capital-cities-tutorial: 0 upserted, 0 archived, 10 unchanged",
         "dataset support-faq: 0 upserted, 0 archived, 9 unchanged",
-        "no new versions: the registry has every prompt as it is in git",
+        "no new versions: the registry holds every prompt's content as it is in git",
     ]
 
 
-def test_an_edited_prompt_is_changed_with_the_rendered_text_diff(project: Project) -> None:
-    project.cli("push")
+def test_an_edited_prompt_is_changed_with_the_rendered_text_diff_from_production(project: Project) -> None:
+    assert project.cli("sync").code == 0
     edit(project, ORIGINAL, "You are a friendly geography assistant.")
     code, out, err = project.lines("diff")
-    assert (code, err) == (2, [f"registry: {project.describe}", "changes pending: 1 changed, 1 pending"])
+    assert (code, err) == (2, [f"registry: {project.describe}", "changes pending: 1 changed, 1 in-sync"])
+    changed = "~ capital-cities  changed: create version 2 and judge it against production (version 1)"
+    in_sync = "= support-agent   in-sync: production (version 1) holds this content; nothing to do"
     assert out == [
-        "~ capital-cities  changed: create version 2 and evaluate it",
-        "--- capital-cities v1 (registry)",
+        changed,
+        "--- capital-cities v1 (production)",
         "+++ capital-cities (git)",
         "@@ -1,2 +1,2 @@",
         "-You are a helpful geography assistant.",
         "+You are a friendly geography assistant.",
         " Question: What is the capital of {{country}}?",
-        PENDING_AGENT,
+        in_sync,
     ]
-    assert project.lines("status")[1] == ["~ capital-cities  changed: create version 2 and evaluate it", PENDING_AGENT]
+    assert project.lines("status")[1] == [changed, in_sync]
+
+
+def test_without_production_there_is_nothing_to_diff_against(project: Project) -> None:
+    project.cli("push")
+    edit(project, ORIGINAL, "You are a friendly geography assistant.")
+    code, out, err = project.lines("diff")
+    assert (code, err[-1]) == (2, "changes pending: 1 changed, 1 pending")
+    assert out == [f"~ capital-cities  changed: {NO_PRODUCTION}", PENDING_AGENT]
 
 
 def test_a_config_change_shows_the_config_diff(project: Project) -> None:
-    project.cli("push")
+    assert project.cli("sync").code == 0
     edit(project, "config:\n  temperature: 0\n", "config:\n  temperature: 0.5\n")
     out = project.lines("diff")[1]
-    assert out[1:9] == [
-        "--- capital-cities v1 (registry)",
+    assert out[1:8] == [
+        "--- capital-cities v1 (production)",
         "+++ capital-cities (git)",
         "@@ -1,3 +1,3 @@",
         " {",
         '-  "temperature": 0',
         '+  "temperature": 0.5',
         " }",
-        PENDING_AGENT,
     ]
 
 
-def test_an_edit_in_the_registry_ui_is_changed_outside_git(project: Project) -> None:
-    project.cli("push")
+def test_an_edit_in_the_registry_ui_is_noted_and_changed_outside_git_once_it_serves(project: Project) -> None:
+    assert project.cli("sync").code == 0
     registry = project.open()
     v1 = registry.get_version("capital-cities", version=1)
-    registry.close()
     assert isinstance(v1.prompt, str)
     project.ui_edit("capital-cities", v1.prompt.replace(ORIGINAL, "You are a geography bot."), dict(v1.config))
-    code, out, err = project.lines("diff")
-    assert (code, err) == (2, [f"registry: {project.describe}", "changes pending: 1 changed-outside-git, 1 pending"])
-    assert out == [
-        "! capital-cities  changed-outside-git: version 2 was not made by promptops: create version 3 from git and "
-        "evaluate it",
-        "--- capital-cities v2 (registry)",
+    code, out, _ = project.lines("status")
+    assert (code, out[:2]) == (
+        0,
+        [
+            "= capital-cities  in-sync: production (version 1) holds this content; nothing to do",
+            "                  note: the newest version is 2 (made outside git, e.g. in the Langfuse UI); production "
+            "is on version 1",
+        ],
+    )
+    registry.set_labels("capital-cities", 2, ["production"])  # the UI edit is put in production by hand
+    registry.close()
+    code, out, err = project.lines("diff")  # git still has version 1's content, an earlier release
+    assert (code, err[-1]) == (2, "changes pending: 1 earlier-release, 1 in-sync")
+    assert out[:7] == [
+        "^ capital-cities  earlier-release: version 1 was released before (release-1): judge it against production "
+        "(version 2) and promote it without a new version if it wins",
+        "--- capital-cities v2 (production)",
         "+++ capital-cities (git)",
         "@@ -1,2 +1,2 @@",
         "-You are a geography bot.",
         "+You are a helpful geography assistant.",
         " Question: What is the capital of {{country}}?",
-        PENDING_AGENT,
     ]
+    edit(project, ORIGINAL, "You are a friendly geography assistant.")
+    assert project.lines("status")[1][0] == (
+        "! capital-cities  changed-outside-git: production (version 2) was not made from git: create version 3 from "
+        "git and judge it against it"
+    )
+
+
+def test_a_ui_edit_equal_to_git_is_adopted_not_copied(project: Project) -> None:
+    project.cli("push")
+    registry = project.open()
+    v1 = registry.get_version("capital-cities", version=1)
+    assert isinstance(v1.prompt, str)
+    friendlier = v1.prompt.replace(ORIGINAL, "You are a friendly geography assistant.")
+    project.ui_edit("capital-cities", friendlier, {"temperature": 0})  # the same edit, made in the UI first
+    edit(project, ORIGINAL, "You are a friendly geography assistant.")
+    assert project.lines("status")[1][0] == (
+        "? capital-cities  pending: version 2 has this content but was made outside promptops: adopt it and judge "
+        "it against its floors (no version holds production)"
+    )
+    registry.close()
 
 
 def test_a_registry_prompt_gone_from_git_is_an_orphan(project: Project) -> None:
@@ -174,8 +215,8 @@ def test_a_registry_prompt_gone_from_git_is_an_orphan(project: Project) -> None:
     code, out, err = project.lines("diff")
     assert (code, err[-1]) == (2, "changes pending: 1 orphan, 2 pending")
     assert out == [
-        "? capital-cities       pending: evaluate version 1 (created, not yet judged)",
-        "? support-agent        pending: evaluate version 1 (created, not yet judged)",
+        f"? capital-cities       pending: {AWAITS}",
+        f"? support-agent        pending: {AWAITS}",
         "- support/retired-faq  orphan: in the registry but not in git; sync leaves it alone",
     ]
 
@@ -186,32 +227,36 @@ def test_json_rows_describe_every_prompt(project: Project) -> None:
     code, out, _ = project.lines("diff", "--json")
     settings = api.load_settings(project.root)
     hashes = {n: api.render(settings, n).rendered.content_hash for n in ("capital-cities", "support-agent")}
-    text_diff = (
-        "--- capital-cities v1 (registry)\n+++ capital-cities (git)\n@@ -1,2 +1,2 @@\n"
-        "-You are a helpful geography assistant.\n+You are a friendly geography assistant.\n"
-        " Question: What is the capital of {{country}}?\n"
-    )
+    prints = fingerprints(api.valid_project(settings))
     assert code == 2
     assert json.loads("\n".join(out)) == [
         {
             "name": "capital-cities",
             "status": "changed",
-            "action": "create version 2 and evaluate it",
+            "action": NO_PRODUCTION,
             "pending": True,
+            "blocking": False,
             "latest_version": 1,
             "production_version": None,
+            "candidate_version": None,
             "content_hash": hashes["capital-cities"],
-            "text_diff": text_diff,
+            "fingerprint": prints["capital-cities"],
+            "notes": [],
+            "text_diff": "",
             "config_diff": "",
         },
         {
             "name": "support-agent",
             "status": "pending",
-            "action": "evaluate version 1 (created, not yet judged)",
+            "action": AWAITS,
             "pending": True,
+            "blocking": False,
             "latest_version": 1,
             "production_version": None,
+            "candidate_version": 1,
             "content_hash": hashes["support-agent"],
+            "fingerprint": prints["support-agent"],
+            "notes": [],
             "text_diff": "",
             "config_diff": "",
         },
@@ -223,15 +268,18 @@ def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt(
     project: Project, request: pytest.FixtureRequest
 ) -> None:
     double = request.getfixturevalue("langfuse_double")
-    project.cli("push")
+    assert project.cli("sync").code == 0
     edit(project, ORIGINAL, "You are a friendly geography assistant.")
     double.log.clear()
     project.cli("diff")
     assert sorted((r.method, r.path, tuple(sorted(r.query))) for r in double.requests()) == [
         ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),
-        ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),
-        ("GET", "/api/public/v2/prompts/capital-cities", ("version",)),
+        ("GET", "/api/public/v2/prompts", ("limit", "page")),
+        ("GET", "/api/public/v2/prompts/capital-cities", ("version",)),  # production, for the text diff
     ]
+    double.log.clear()
+    project.cli("status")  # no diff text: the listings alone
+    assert len(double.requests()) == 2
 
 
 @pytest.mark.parametrize("project", ["langfuse"], indirect=True)
@@ -246,7 +294,7 @@ def test_wrong_langfuse_keys_are_one_line_on_stderr(
     assert registry_line.startswith(f"registry: Langfuse at {double.base_url} (project keys pk-lf-")
     assert "not-the-right-one" not in result.err
     assert error == (
-        f"error: Langfuse at {double.base_url} rejected the API keys (401) while listing prompts labelled latest "
+        f"error: Langfuse at {double.base_url} rejected the API keys (401) while listing prompts "
         "(page 1): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY, and that LANGFUSE_BASE_URL is the host of "
         "their project\n"
     )

@@ -39,27 +39,31 @@ def test_create_answers_201_with_the_raw_row_and_appends_latest(langfuse_double:
     assert (prompt.version, prompt.labels, prompt.config) == (1, ["production", "latest"], {"t": 0.2})
     [create] = langfuse_double.requests("POST", "/api/public/v2/prompts")
     assert create.status == 201
-    assert create.body == {"name": "greet", "prompt": "Hi {{name}}", "config": {"t": 0.2},
-                           "labels": ["production"], "tags": None, "commitMessage": None}
+    assert create.body == {
+        "name": "greet",
+        "prompt": "Hi {{name}}",
+        "config": {"t": 0.2},
+        "labels": ["production"],
+        "tags": None,
+        "commitMessage": None,
+    }
     [row] = langfuse_double.prompts("greet")
     assert (row["createdBy"], row["isActive"], row["tags"]) == ("API", None, [])
 
 
-def test_labels_move_to_the_newest_holder_and_latest_follows_creation(
-    langfuse_double: LangfuseDouble, lf: Any
-) -> None:
+def test_labels_move_to_the_newest_holder_and_latest_follows_creation(langfuse_double: LangfuseDouble, lf: Any) -> None:
     lf.create_prompt(name="greet", prompt="v1", labels=["production", "canary"])
     lf.create_prompt(name="greet", prompt="v2", labels=["staging"])
     lf.create_prompt(name="greet", prompt="v3", labels=["production"])
 
     assert labels_by_version(langfuse_double, "greet") == {
-        1: ["canary"], 2: ["staging"], 3: ["production", "latest"],
+        1: ["canary"],
+        2: ["staging"],
+        3: ["production", "latest"],
     }
 
 
-def test_update_prompt_adds_labels_and_moves_them_off_other_versions(
-    langfuse_double: LangfuseDouble, lf: Any
-) -> None:
+def test_update_prompt_adds_labels_and_moves_them_off_other_versions(langfuse_double: LangfuseDouble, lf: Any) -> None:
     lf.create_prompt(name="greet", prompt="v1", labels=["canary"])
     lf.create_prompt(name="greet", prompt="v2", labels=["production"])
 
@@ -79,8 +83,10 @@ def test_update_prompt_rejects_latest_and_unknown_versions(lf: Any) -> None:
         lf.update_prompt(name="greet", version=7, new_labels=["production"])
 
     assert zod_messages(latest.value) == ["Label 'latest' is always assigned to the latest prompt version"]
-    assert missing.value.body == {"message": "Prompt 'greet' version 7 not found in project",
-                                  "error": "LangfuseNotFoundError"}
+    assert missing.value.body == {
+        "message": "Prompt 'greet' version 7 not found in project",
+        "error": "LangfuseNotFoundError",
+    }
 
 
 def test_tags_are_inherited_when_omitted_and_replaced_on_every_version(
@@ -119,21 +125,25 @@ def test_delete_by_label_and_delete_all(langfuse_double: LangfuseDouble, lf: Any
     assert gone.value.body == {"message": "Prompt not found", "error": "LangfuseNotFoundError"}
 
 
-def test_type_cannot_change_and_chat_messages_are_stored_stripped(
-    langfuse_double: LangfuseDouble, lf: Any
-) -> None:
-    messages = [{"type": "chatmessage", "role": "system", "content": "Be {{tone}}"},
-                {"type": "placeholder", "name": "history"}]
+def test_type_cannot_change_and_chat_messages_are_stored_stripped(langfuse_double: LangfuseDouble, lf: Any) -> None:
+    messages = [
+        {"type": "chatmessage", "role": "system", "content": "Be {{tone}}"},
+        {"type": "placeholder", "name": "history"},
+    ]
     lf.create_prompt(name="chat", type="chat", prompt=messages)
 
     with pytest.raises(Error) as changed:
         lf.create_prompt(name="chat", prompt="now text")
     with pytest.raises(Error) as clash:
-        lf.create_prompt(name="chat", type="chat", prompt=[{"role": "user", "content": "{{history}}"},
-                                                           {"type": "placeholder", "name": "history"}])
+        lf.create_prompt(
+            name="chat",
+            type="chat",
+            prompt=[{"role": "user", "content": "{{history}}"}, {"type": "placeholder", "name": "history"}],
+        )
 
     assert langfuse_double.prompts("chat")[0]["prompt"] == [
-        {"role": "system", "content": "Be {{tone}}"}, {"type": "placeholder", "name": "history"},
+        {"role": "system", "content": "Be {{tone}}"},
+        {"type": "placeholder", "name": "history"},
     ]
     assert changed.value.body == {
         "message": "Previous versions have different prompt type. Create a new prompt with a different name.",
@@ -195,8 +205,10 @@ def test_get_prompt_defaults_to_production_and_404s_with_the_server_message(lf: 
     assert lf.get_prompt("team/greet", version=2).prompt == "draft"
     with pytest.raises(NotFoundError) as missing:
         lf.get_prompt("team/greet", label="staging", max_retries=0)
-    assert missing.value.body == {"message": "Prompt not found: 'team/greet' with label 'staging'",
-                                  "error": "LangfuseNotFoundError"}
+    assert missing.value.body == {
+        "message": "Prompt not found: 'team/greet' with label 'staging'",
+        "error": "LangfuseNotFoundError",
+    }
 
 
 def test_get_by_name_adds_is_active_and_resolution_graph(lf: Any) -> None:
@@ -230,7 +242,8 @@ def test_composition_tags_resolve_on_read_and_stay_raw_with_resolve_false(lf: An
     graph = resolved.resolution_graph
     assert (graph["root"]["name"], graph["root"]["version"]) == ("answer", 1)
     assert [[(d["name"], d["version"]) for d in deps] for deps in graph["dependencies"].values()] == [
-        [("shared/tone", 1)]]
+        [("shared/tone", 1)]
+    ]
     assert (raw.prompt, raw.resolution_graph) == (wrapper, None)
     with pytest.raises(Error) as dangling:
         lf.create_prompt(name="broken", prompt="@@@langfusePrompt:name=nope|version=1@@@")
@@ -250,7 +263,10 @@ def test_list_paginates_by_name_and_filters_versions_before_grouping(lf: Any) ->
     assert (first.meta.total_items, first.meta.total_pages, first.meta.limit) == (12, 2, 10)
     assert [m.name for m in second.data] == ["p10", "p11"]
     assert (first.data[0].versions, first.data[0].labels, first.data[0].last_config) == (
-        [1, 2, 3], ["latest", "production"], {"v": 3})
+        [1, 2, 3],
+        ["latest", "production"],
+        {"v": 3},
+    )
     [meta] = production.data
     assert (meta.versions, meta.labels, meta.last_config) == ([2], ["production"], {"v": 2})
     assert first.pagination == {"page": 1, "limit": 10, "totalItems": 12, "totalPages": 2}
@@ -299,8 +315,11 @@ def test_auth_check_sees_the_project(langfuse_double: LangfuseDouble, lf: Any) -
 
 
 def test_contract_validation_records_a_bad_body_and_answers_zod_400(langfuse_double: LangfuseDouble) -> None:
-    response = httpx.post(f"{langfuse_double.base_url}/api/public/v2/prompts", json={"name": "x", "prompt": 42},
-                          auth=(langfuse_double.public_key, langfuse_double.secret_key))
+    response = httpx.post(
+        f"{langfuse_double.base_url}/api/public/v2/prompts",
+        json={"name": "x", "prompt": 42},
+        auth=(langfuse_double.public_key, langfuse_double.secret_key),
+    )
 
     assert response.status_code == 400
     assert response.json()["message"] == "Invalid request data"
@@ -315,18 +334,24 @@ def test_contract_validation_records_a_bad_body_and_answers_zod_400(langfuse_dou
 def test_dataset_items_upsert_keep_old_values_and_list_only_active(langfuse_double: LangfuseDouble, lf: Any) -> None:
     lf.create_dataset(name="team/qa set", description="golden", metadata={"owner": "qa"})
     for index in range(3):
-        lf.create_dataset_item(dataset_name="team/qa set", id=f"item-{index}", input={"q": index},
-                               expected_output=f"a{index}")
+        lf.create_dataset_item(
+            dataset_name="team/qa set", id=f"item-{index}", input={"q": index}, expected_output=f"a{index}"
+        )
     lf.create_dataset_item(dataset_name="team/qa set", id="item-1", expected_output="changed")
     lf.create_dataset_item(dataset_name="team/qa set", id="item-2", status="ARCHIVED")
 
     dataset = lf.get_dataset("team/qa set", fetch_items_page_size=1)
 
     assert {i.id: (i.input, i.expected_output) for i in dataset.items} == {
-        "item-0": ({"q": 0}, "a0"), "item-1": ({"q": 1}, "changed")}
+        "item-0": ({"q": 0}, "a0"),
+        "item-1": ({"q": 1}, "changed"),
+    }
     assert [r.query["page"] for r in langfuse_double.requests("GET", "/api/public/dataset-items")] == [["1"], ["2"]]
     assert [i["id"] for i in langfuse_double.dataset_items("team/qa set", include_archived=True)] == [
-        "item-0", "item-1", "item-2"]
+        "item-0",
+        "item-1",
+        "item-2",
+    ]
     assert (dataset.description, dataset.metadata) == ("golden", {"owner": "qa"})
 
 
@@ -380,10 +405,15 @@ def test_sdk_scores_arrive_as_one_array_and_are_accepted(langfuse_double: Langfu
 
 def test_scores_without_exactly_one_target_are_rejected_in_the_batch(langfuse_double: LangfuseDouble) -> None:
     # Raw httpx: the SDK would only log a 207.
-    body = [{"name": "ok", "value": 1, "traceId": "t1"},
-            {"name": "both", "value": 1, "traceId": "t1", "sessionId": "s1"}]
-    response = httpx.post(f"{langfuse_double.base_url}/api/public/scores", json=body,
-                          auth=(langfuse_double.public_key, langfuse_double.secret_key))
+    body = [
+        {"name": "ok", "value": 1, "traceId": "t1"},
+        {"name": "both", "value": 1, "traceId": "t1", "sessionId": "s1"},
+    ]
+    response = httpx.post(
+        f"{langfuse_double.base_url}/api/public/scores",
+        json=body,
+        auth=(langfuse_double.public_key, langfuse_double.secret_key),
+    )
 
     assert response.status_code == 207
     assert (response.json()["accepted"], response.json()["rejected"]) == (1, 1)
@@ -410,17 +440,29 @@ def test_spans_arrive_as_otlp_protobuf_with_parent_links(langfuse_double: Langfu
 
 def test_otlp_json_is_decoded_too(langfuse_double: LangfuseDouble) -> None:
     # Raw httpx: the SDK only sends protobuf, but other OTel exporters may send OTLP/JSON.
-    span = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "json-span",
-            "attributes": [{"key": "langfuse.observation.type", "value": {"stringValue": "event"}},
-                           {"key": "n", "value": {"intValue": 3}}]}
+    span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "name": "json-span",
+        "attributes": [
+            {"key": "langfuse.observation.type", "value": {"stringValue": "event"}},
+            {"key": "n", "value": {"intValue": 3}},
+        ],
+    }
     body = {"resourceSpans": [{"scopeSpans": [{"scope": {"name": "other"}, "spans": [span]}]}]}
-    response = httpx.post(f"{langfuse_double.base_url}/api/public/otel/v1/traces", json=body,
-                          auth=(langfuse_double.public_key, langfuse_double.secret_key))
+    response = httpx.post(
+        f"{langfuse_double.base_url}/api/public/otel/v1/traces",
+        json=body,
+        auth=(langfuse_double.public_key, langfuse_double.secret_key),
+    )
 
     assert (response.status_code, response.json()) == (200, {})
     [decoded] = langfuse_double.spans(trace_id="0af7651916cd43dd8448eb211c80319c")
     assert (decoded.name, decoded.parent_span_id, decoded.attributes) == (
-        "json-span", None, {"langfuse.observation.type": "event", "n": 3})
+        "json-span",
+        None,
+        {"langfuse.observation.type": "event", "n": 3},
+    )
 
 
 def test_generation_is_linked_to_the_fetched_prompt(langfuse_double: LangfuseDouble, lf: Any) -> None:

@@ -51,9 +51,7 @@ def complete(provider: MockLLM, prompt: str = FRANCE, **controls: Any) -> Comple
 
 
 def test_question_after_question_marker_wins() -> None:
-    messages = (
-        {"role": "user", "content": "Be brief. Is this ok?\nQuestion: What is the capital of Peru?\n"},
-    )
+    messages = ({"role": "user", "content": "Be brief. Is this ok?\nQuestion: What is the capital of Peru?\n"},)
     assert find_question(messages) == "What is the capital of Peru?"
 
 
@@ -85,9 +83,7 @@ def test_context_from_tags_in_any_message_and_left_out_of_question_and_instructi
 
 
 def test_context_from_context_lines_up_to_blank_line() -> None:
-    messages = (
-        {"role": "user", "content": "Intro.\ncontext: Lima is in Peru.\nIt is big.\n\nWhere is Lima?"},
-    )
+    messages = ({"role": "user", "content": "Intro.\ncontext: Lima is in Peru.\nIt is big.\n\nWhere is Lima?"},)
     assert find_context(messages) == "Lima is in Peru.\nIt is big."
     assert find_instructions(messages) == "intro. where is lima?"
 
@@ -154,10 +150,7 @@ def test_capital_table_is_large_and_consistent() -> None:
 def test_countries_with_article_alias_and_dotted_capital() -> None:
     assert ask("What is the capital of the USA?") == "The capital of the United States is Washington, D.C."
     assert ask("Capital of the Netherlands?") == "The capital of the Netherlands is Amsterdam."
-    assert (
-        ask("Is the capital of South Africa older than France's?")
-        == "The capital of South Africa is Pretoria."
-    )
+    assert ask("Is the capital of South Africa older than France's?") == "The capital of South Africa is Pretoria."
 
 
 def test_langfuse_sentence_in_every_shape() -> None:
@@ -363,8 +356,7 @@ def test_unknown_and_invalid_options() -> None:
     with pytest.raises(ModelError) as caught:
         get_provider("mock-llm-v1", {"latency": 5})
     assert str(caught.value) == (
-        "mock-llm-v1: unknown option latency; known options: "
-        "failure_rate, latency_jitter_ms, latency_ms, timeout_rate"
+        "mock-llm-v1: unknown option latency; known options: failure_rate, latency_jitter_ms, latency_ms, timeout_rate"
     )
     assert not caught.value.retriable
     with pytest.raises(ModelError, match="failure_rate must be a number from 0 to 1, got 1.5"):

@@ -145,9 +145,7 @@ def test_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openai", None)  # makes `import openai` raise ImportError
     with pytest.raises(ModelError) as caught:
         get_provider("gpt-4o-mini")
-    assert (
-        str(caught.value) == "the OpenAI provider needs the openai package: pip install 'promptops[openai]'"
-    )
+    assert str(caught.value) == "the OpenAI provider needs the openai package: pip install 'promptops[openai]'"
 
 
 def test_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from promptops import api, promote
+from promptops.api.planning import plans_for
 from promptops.errors import Interrupted
 from promptops.model import DatasetSpec, PromptSpec
-from promptops.plan import plan
+from promptops.publish import Origin
+from promptops.registry.labels import content_label
 from promptops.registry.local import open_local
 from promptops.results import ExperimentResult, ItemResult
 from promptops.runner import Subject
@@ -49,14 +51,15 @@ def test_an_interrupted_run_neither_promotes_nor_rejects(tmp_path: Path) -> None
     settings = api.load_settings(root, registry="local")
     project = api.valid_project(settings)
     registry = open_local(root, settings.config)
-    (first,) = plan(api.rendered_prompts(project, ["capital-cities"]), registry.list_prompts())
+    (first,) = plans_for(project, api.rendered_prompts(project, ["capital-cities"]), registry)
     with pytest.raises(Interrupted) as caught:
-        promote.sync_prompt(root, project, registry, first, interrupted)
+        promote.sync_prompt(project, registry, first, interrupted, lambda name: Origin(None))
     assert str(caught.value) == (
         "interrupted during the experiment of capital-cities (version 1 (candidate)) after 1 of 10 items: "
         "nothing was promoted or rejected; run again to judge it"
     )
     (state,) = registry.list_prompts()
-    assert (state.latest_version, state.latest_labels, state.production_version) == (1, ("latest",), None)
-    (again,) = plan(api.rendered_prompts(project, ["capital-cities"]), registry.list_prompts())
-    assert again.status == "pending"
+    mark = content_label(api.rendered_prompts(project, ["capital-cities"])[0].content_hash)
+    assert (state.versions, state.labels, state.production_version) == ((1,), (mark, "latest"), None)
+    (again,) = plans_for(project, api.rendered_prompts(project, ["capital-cities"]), registry)
+    assert (again.status, again.candidate) == ("pending", 1)

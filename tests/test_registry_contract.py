@@ -17,6 +17,7 @@ import pytest
 from promptops.errors import LabelNotFound, PromptNotFound, RegistryError
 from promptops.model import DatasetItem, DatasetSpec, RenderedPrompt
 from promptops.registry.base import PROVENANCE_KEY, PromptState, PromptVersion, Provenance, Registry, RemoteItem
+from promptops.registry.labels import content_label
 from promptops.registry.langfuse import LangfuseRegistry
 from promptops.registry.local import LocalRegistry
 from promptops.render import content_hash
@@ -46,6 +47,11 @@ def provenance(r: RenderedPrompt, expected: int = 1) -> Provenance:
 def create(reg: Registry, r: RenderedPrompt, labels: tuple[str, ...] = ()) -> PromptVersion:
     """Create the next version of `r` with provenance, as publish does."""
     return reg.create_version(r, provenance(r), labels=labels, commit_message=f"change {r.name}")
+
+
+def mark(prompt: str | tuple[dict[str, str], ...], name: str = "greeting") -> str:
+    """Return the content label of `rendered(name, prompt)`."""
+    return content_label(rendered(name, prompt).content_hash)
 
 
 @dataclass
@@ -97,7 +103,11 @@ def test_versions_count_from_one_and_latest_is_on_the_newest(backend: Backend) -
     reg = backend.registry
     made = [create(reg, rendered("greeting", f"Hello number {n}")) for n in (1, 2, 3)]
     assert [v.version for v in made] == [1, 2, 3]
-    assert [reg.get_version("greeting", version=n).labels for n in (1, 2, 3)] == [(), (), ("latest",)]
+    assert [reg.get_version("greeting", version=n).labels for n in (1, 2, 3)] == [
+        (mark("Hello number 1"),),
+        (mark("Hello number 2"),),
+        (mark("Hello number 3"), "latest"),
+    ]
     assert reg.get_version("greeting", label="latest").prompt == "Hello number 3"
 
 
@@ -106,7 +116,11 @@ def test_a_created_version_holds_what_was_rendered_and_its_provenance(backend: B
     v = create(backend.registry, r, labels=("staging",))
     assert (v.name, v.version, v.type, v.prompt) == ("support/agent", 1, "chat", CHAT)
     assert v.config == {"temperature": 0.2, PROVENANCE_KEY: provenance(r).to_config()}
-    assert (v.labels, v.tags, v.commit_message) == (("staging", "latest"), ("demo",), "change support/agent")
+    assert (v.labels, v.tags, v.commit_message) == (
+        (content_label(r.content_hash), "staging", "latest"),
+        ("demo",),
+        "change support/agent",
+    )
     assert v.made_by_promptops and v.content_hash() == r.content_hash
     assert backend.registry.get_version("support/agent", version=1) == v
 
@@ -115,8 +129,8 @@ def test_creating_with_labels_moves_them_off_older_versions(backend: Backend) ->
     reg = backend.registry
     create(reg, rendered("greeting", "v1"), labels=("production", "staging"))
     v2 = create(reg, rendered("greeting", "v2"), labels=("production",))
-    assert reg.get_version("greeting", version=1).labels == ("staging",)
-    assert v2.labels == ("production", "latest")
+    assert reg.get_version("greeting", version=1).labels == (mark("v1"), "staging")
+    assert v2.labels == (mark("v2"), "production", "latest")
 
 
 def test_set_labels_adds_and_moves_labels_but_never_latest(backend: Backend) -> None:
@@ -124,9 +138,9 @@ def test_set_labels_adds_and_moves_labels_but_never_latest(backend: Backend) -> 
     create(reg, rendered("greeting", "v1"), labels=("staging",))
     create(reg, rendered("greeting", "v2"), labels=("production",))
     moved = reg.set_labels("greeting", 1, ["production", "release-1"])
-    assert moved.labels == ("staging", "production", "release-1")
-    assert reg.get_version("greeting", version=2).labels == ("latest",)
-    assert reg.set_labels("greeting", 1, ["production"]).labels == ("staging", "production", "release-1")
+    assert moved.labels == (mark("v1"), "staging", "production", "release-1")
+    assert reg.get_version("greeting", version=2).labels == (mark("v2"), "latest")
+    assert reg.set_labels("greeting", 1, ["production"]).labels == (mark("v1"), "staging", "production", "release-1")
     with pytest.raises(RegistryError) as err:
         reg.set_labels("greeting", 1, ["latest"])
     assert str(err.value) == "greeting: the label 'latest' is always on the newest version and cannot be set"
@@ -155,8 +169,8 @@ def test_missing_prompts_versions_and_labels_say_what_is_missing(backend: Backen
     create(reg, rendered("greeting", "v1"), labels=("staging",))
     with pytest.raises(LabelNotFound) as no_label:
         reg.get_version("greeting")
-    assert (
-        str(no_label.value) == "no version of 'greeting' carries the label 'production' (its labels: latest, staging)"
+    assert str(no_label.value) == (
+        f"no version of 'greeting' carries the label 'production' (its labels: {mark('v1')}, latest, staging)"
     )
     with pytest.raises(PromptNotFound) as no_version:
         reg.get_version("greeting", version=4)
@@ -177,40 +191,44 @@ def test_all_labels_and_labelled_versions(backend: Backend) -> None:
     create(reg, rendered("greeting", "v2"))
     create(reg, rendered("greeting", "v3"), labels=("staging",))
     reg.set_labels("greeting", 2, ["production", "release-2"])
-    assert reg.all_labels("greeting") == ("latest", "production", "release-1", "release-2", "staging")
+    marks = sorted(mark(v) for v in ("v1", "v2", "v3"))
+    assert reg.all_labels("greeting") == (*marks, "latest", "production", "release-1", "release-2", "staging")
     labelled = reg.labelled_versions("greeting")
     assert [(v.version, v.labels) for v in labelled] == [
-        (1, ("release-1",)),
-        (2, ("production", "release-2")),
-        (3, ("staging", "latest")),
+        (1, (mark("v1"), "release-1")),
+        (2, (mark("v2"), "production", "release-2")),
+        (3, (mark("v3"), "staging", "latest")),
     ]
 
 
 # -- listing ------------------------------------------------------------------------------------
 
 
-def test_list_prompts_reports_latest_and_production_with_provenance(backend: Backend) -> None:
+def test_list_prompts_reports_every_label_latest_and_production_with_provenance(backend: Backend) -> None:
     reg = backend.registry
     agent1, agent2 = rendered("support/agent", CHAT), rendered("support/agent", CHAT[:1])
     create(reg, agent1, labels=("production",))
-    create(reg, agent2)
+    create(reg, agent2, labels=("staging",))
     capital = rendered("capital-cities", "Capital of {{country}}?")
     create(reg, capital)
     states = reg.list_prompts()
     assert [s.name for s in states] == ["capital-cities", "support/agent"]
     agent_config = {"temperature": 0, PROVENANCE_KEY: provenance(agent1).to_config()}
+    marks = sorted(content_label(r.content_hash) for r in (agent1, agent2))
     assert states[1] == PromptState(
         name="support/agent",
         type="chat",
-        latest_version=2,
-        latest_labels=("latest",),
+        versions=(1, 2),
+        labels=(*marks, "latest", "production", "staging"),
         latest_config={"temperature": 0, PROVENANCE_KEY: provenance(agent2, 2).to_config()},
         production_version=1,
-        production_labels=("production",),
+        production_labels=(content_label(agent1.content_hash), "production"),
         production_config=agent_config,
     )
-    assert states[1].latest_provenance == provenance(agent2, 2) and states[1].latest_made_by_promptops
-    assert states[0].production_version is None and states[0].latest_labels == ("latest",)
+    assert states[1].latest_provenance == provenance(agent2, 2)
+    assert states[1].production_provenance == provenance(agent1)
+    assert states[1].decisions.stored(agent1.content_hash) and states[1].decisions.stored(agent2.content_hash)
+    assert states[0].production_version is None and states[0].labels == (content_label(capital.content_hash), "latest")
     assert states[0].latest_provenance == provenance(capital)
 
 
@@ -229,15 +247,28 @@ def test_creating_what_promptops_just_created_returns_that_version(backend: Back
     assert reg.list_prompts()[0].latest_version == 1
 
 
-def test_a_ui_edit_that_copied_our_config_is_not_ours_and_records_the_real_number(backend: Backend) -> None:
+def test_content_is_stored_once_whichever_version_holds_it(backend: Backend) -> None:
+    reg = backend.registry
+    first, second = create(reg, rendered("greeting", "v1")), create(reg, rendered("greeting", "v2"))
+    assert create(reg, rendered("greeting", "v1")) == reg.get_version("greeting", version=1)  # not the newest
+    assert reg.list_prompts()[0].versions == (1, 2)
+    assert reg.find_content("greeting", rendered("greeting", "v1").content_hash) == reg.get_version(
+        "greeting", version=first.version
+    )
+    assert reg.find_content("greeting", rendered("greeting", "v2").content_hash) == second
+    assert reg.find_content("greeting", rendered("greeting", "v3").content_hash) is None
+    assert reg.find_content("nope", rendered("greeting", "v3").content_hash) is None
+
+
+def test_a_ui_edit_that_copied_our_config_is_not_ours_and_git_content_is_found_where_it_is(backend: Backend) -> None:
     reg = backend.registry
     r = rendered("greeting")
     first = create(reg, r)
     backend.ui_edit("greeting", "Hi {{name}}!", dict(first.config))  # the UI copies the config, `_promptops` too
     state = reg.list_prompts()[0]
-    assert (state.latest_version, state.latest_made_by_promptops) == (2, False)
-    again = create(reg, r)  # git still says GREETING: a new version, although a version with its hash exists
-    assert (again.version, again.made_by_promptops, again.provenance) == (3, True, provenance(r, 3))
+    assert (state.latest_version, state.latest_provenance) == (2, None)
+    assert not reg.get_version("greeting", version=2).made_by_promptops
+    assert create(reg, r) == reg.get_version("greeting", version=1)  # git still says GREETING: version 1 has it
 
 
 def test_the_provenance_records_the_number_the_version_really_got(backend: Backend) -> None:
@@ -246,6 +277,13 @@ def test_the_provenance_records_the_number_the_version_really_got(backend: Backe
     stale = rendered("greeting", "v2")  # planned against an empty registry: expected version 1
     v = reg.create_version(stale, provenance(stale, 1), commit_message="late")
     assert (v.version, v.made_by_promptops) == (2, True)
+
+
+def test_a_promotion_sets_its_decision_labels_in_the_same_write(backend: Backend) -> None:
+    reg = backend.registry
+    create(reg, rendered("greeting", "v1"))
+    promoted = reg.promote("greeting", 1, expect_production=None, labels=["passed-0123456789ab-01234567"])
+    assert promoted.labels == (mark("v1"), "latest", "production", "release-1", "passed-0123456789ab-01234567")
 
 
 # -- datasets -----------------------------------------------------------------------------------
@@ -284,6 +322,19 @@ def test_dataset_is_created_then_items_upserted_by_id_and_removed_ones_archived(
     back = reg.sync_dataset(dataset(FR, jp2, PE))  # an archived item that returns to git is active again
     assert (back.upserted, back.archived, back.unchanged) == (1, 0, 2)
     assert items(reg) == [remote(FR), remote(jp2), remote(PE)]
+
+
+def test_a_dataset_dry_run_counts_and_writes_nothing(backend: Backend) -> None:
+    reg = backend.registry
+    fresh = reg.sync_dataset(dataset(FR, JP), dry_run=True)
+    assert (fresh.created, fresh.upserted, fresh.archived, fresh.unchanged) == (True, 2, 0, 0)
+    with pytest.raises(RegistryError):
+        reg.dataset_items("capitals")  # nothing was created
+    reg.sync_dataset(dataset(FR, JP))
+    jp2 = DatasetItem("jp", {"country": "Japan"}, "Tōkyō")
+    planned = reg.sync_dataset(dataset(jp2, PE), dry_run=True)
+    assert (planned.created, planned.upserted, planned.archived, planned.unchanged) == (False, 2, 1, 0)
+    assert items(reg) == [remote(FR), remote(JP)]
 
 
 def test_dataset_item_ids_are_unique_across_datasets(backend: Backend) -> None:
@@ -341,4 +392,6 @@ def test_concurrent_writers_lose_no_version_and_no_label(backend: Backend) -> No
     for w in range(WRITERS):
         (held,) = holders.pop(f"worker-{w}")
         assert versions[held - 1].prompt == f"worker {w} round {ROUNDS - 1}"
+    for v in versions:  # each version holds exactly its own content's label
+        assert holders.pop(content_label(v.content_hash())) == [v.version]
     assert holders == {}

@@ -12,9 +12,10 @@ import pytest
 
 from promptops.errors import ConfigError, RegistryError
 from promptops.model import DatasetSpec, ProjectConfig
+from promptops.registry.labels import content_label
 from promptops.registry.langfuse import LangfuseRegistry, open_langfuse
 from tests.langfuse_double.server import LangfuseDouble
-from tests.test_registry_contract import FR, JP, create, dataset, provenance, rendered
+from tests.test_registry_contract import FR, GREETING, JP, create, dataset, mark, provenance, rendered
 
 PROMPTS = "/api/public/v2/prompts"
 
@@ -120,8 +121,11 @@ def test_list_prompts_reads_two_listings_of_100_per_page(
     langfuse_double.log.clear()
     states = reg.list_prompts()
     assert len(states) == 250 and sum(s.production_version == 1 for s in states) == 125
-    listed = sorted((r.query["label"][0], r.query["page"][0], r.query["limit"][0]) for r in langfuse_double.requests())
-    pages = {"latest": 3, "production": 2}  # 250 names, 125 of them in production
+    listed = sorted(
+        (r.query.get("label", ["(all)"])[0], r.query["page"][0], r.query["limit"][0])
+        for r in langfuse_double.requests()
+    )
+    pages = {"(all)": 3, "production": 2}  # 250 names, 125 of them in production
     assert listed == sorted((label, str(n), "100") for label, last in pages.items() for n in range(1, last + 1))
 
 
@@ -140,7 +144,8 @@ def test_creating_what_exists_already_sends_no_write(langfuse_double: LangfuseDo
     create(reg, r)
     langfuse_double.log.clear()
     assert create(reg, r).version == 1
-    assert calls(langfuse_double) == [("GET", f"{PROMPTS}/greeting", 200)]
+    # the newest version, then the version with this content's label: found, nothing written
+    assert calls(langfuse_double) == [("GET", f"{PROMPTS}/greeting", 200), ("GET", f"{PROMPTS}/greeting", 200)]
 
 
 # -- faults -------------------------------------------------------------------------------------
@@ -152,9 +157,12 @@ def test_a_500_before_the_write_is_retried_once(
     langfuse_double.fail_next("POST", PROMPTS, 500)
     v = create(reg, rendered("greeting"))
     assert v.version == 1 and [p["version"] for p in langfuse_double.prompts("greeting")] == [1]
+    # Before each attempt: is the content stored already (by label), and what is the newest version?
     assert calls(langfuse_double) == [
         ("GET", f"{PROMPTS}/greeting", 404),
+        ("GET", f"{PROMPTS}/greeting", 404),
         ("POST", PROMPTS, 500),
+        ("GET", f"{PROMPTS}/greeting", 404),
         ("GET", f"{PROMPTS}/greeting", 404),
         ("POST", PROMPTS, 201),
     ]
@@ -168,12 +176,14 @@ def test_a_write_applied_with_its_answer_lost_is_found_not_repeated(
     langfuse_double.lose_response("POST", PROMPTS, status=status)  # None: the connection drops, no answer at all
     r = rendered("greeting")
     v = reg.create_version(r, provenance(r), labels=["staging"], commit_message="one")
-    assert (v.version, v.labels, v.made_by_promptops) == (1, ("staging", "latest"), True)
+    assert (v.version, v.labels, v.made_by_promptops) == (1, (content_label(r.content_hash), "staging", "latest"), True)
     assert [p["version"] for p in langfuse_double.prompts("greeting")] == [1]
     assert calls(langfuse_double) == [
         ("GET", f"{PROMPTS}/greeting", 404),
+        ("GET", f"{PROMPTS}/greeting", 404),
         ("POST", PROMPTS, status),
         ("GET", f"{PROMPTS}/greeting", 200),
+        ("GET", f"{PROMPTS}/greeting", 200),  # the retry finds the content by its label
     ]
 
 
@@ -191,7 +201,7 @@ def test_a_rejected_create_is_not_retried_and_says_why(langfuse_double: Langfuse
         create(reg, rendered("greeting"), labels=("Bad Label",))
     assert str(err.value) == (
         f"Langfuse at {langfuse_double.base_url} answered 400 while creating a version of greeting: Invalid request "
-        "data (labels.0: Label must be lowercase alphanumeric with optional underscores, hyphens, or periods)"
+        "data (labels.1: Label must be lowercase alphanumeric with optional underscores, hyphens, or periods)"
     )
     assert len(langfuse_double.requests("POST")) == 1
     langfuse_double.take_violations()  # the double records the bad body as a contract violation, on purpose
@@ -204,7 +214,7 @@ def test_429_waits_as_long_as_retry_after_says(
     langfuse_double.fail_next("GET", PROMPTS, 429, retry_after=7)
     langfuse_double.fail_next("PATCH", f"{PROMPTS}/greeting/versions/1", 429, retry_after=3)
     assert [s.latest_version for s in reg.list_prompts()] == [1]
-    assert reg.set_labels("greeting", 1, ["production"]).labels == ("latest", "production")
+    assert reg.set_labels("greeting", 1, ["production"]).labels == (mark(GREETING), "latest", "production")
     assert sleeps == [7.0, 3.0]
 
 
@@ -227,7 +237,7 @@ def test_wrong_keys_are_a_one_line_error_without_the_secret(langfuse_double: Lan
         registry.list_prompts()
     message = str(err.value)
     assert message == (
-        f"Langfuse at {langfuse_double.base_url} rejected the API keys (401) while listing prompts labelled latest "
+        f"Langfuse at {langfuse_double.base_url} rejected the API keys (401) while listing prompts "
         "(page 1): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY, and that LANGFUSE_BASE_URL is the host of "
         "their project"
     )

@@ -14,7 +14,7 @@ from promptops.errors import RegistryError
 from promptops.model import DatasetSpec, ProjectConfig
 from promptops.registry.local import LocalRegistry, open_local
 from promptops.registry.local_schema import SCHEMA_VERSION
-from tests.test_registry_contract import FR, JP, create, dataset, rendered
+from tests.test_registry_contract import FR, GREETING, JP, create, dataset, mark, rendered
 
 V1_SCHEMA = """
 CREATE TABLE prompt_versions (name TEXT NOT NULL, version INTEGER NOT NULL CHECK (version >= 1),
@@ -31,7 +31,10 @@ CREATE TABLE schema_version (version INTEGER NOT NULL);
 INSERT INTO schema_version VALUES (1);
 INSERT INTO prompt_versions
     VALUES ('greeting', 1, 'text', '"Hello"', '{}', '["old"]', 'by hand', '2025-01-01T00:00:00.000Z');
-INSERT INTO labels VALUES ('greeting', 'production', 1, 1), ('greeting', 'latest', 1, 2);
+INSERT INTO prompt_versions VALUES ('made', 1, 'text', '"Hi"',
+    '{"_promptops": {"hash": "sha256:0123456789abcdef", "commit": null, "source": "prompts/made.yaml", "version": 1}}',
+    '[]', 'by promptops 0.1', '2025-01-01T00:00:00.000Z');
+INSERT INTO labels VALUES ('greeting', 'production', 1, 1), ('greeting', 'latest', 1, 2), ('made', 'latest', 1, 3);
 """
 
 
@@ -56,11 +59,13 @@ def test_a_v1_file_upgrades_itself_and_keeps_its_data(tmp_path: Path) -> None:
     reg = LocalRegistry(path)
     v1 = reg.get_version("greeting")
     assert (v1.version, v1.prompt, v1.tags, v1.created_by) == (1, "Hello", ("old",), None)
-    assert v1.labels == ("production", "latest")
+    assert v1.labels == ("production", "latest")  # not made by promptops: no content label
+    # made by an older promptops: labelled with its content, as versions are labelled now
+    assert reg.get_version("made", version=1).labels == ("latest", "content-0123456789ab")
     v2 = create(reg, rendered("greeting", "Hello again"))
-    assert (v2.version, v2.created_by, v2.labels) == (2, "promptops", ("latest",))
+    assert (v2.version, v2.created_by, v2.labels) == (2, "promptops", (mark("Hello again"), "latest"))
     db = sqlite3.connect(path)
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     assert indexes == {"labels_by_version", "items_by_dataset"}
     reg.close()
@@ -95,7 +100,8 @@ def test_create_rules_match_langfuse(tmp_path: Path) -> None:
     with pytest.raises(RegistryError) as new_type:
         create(reg, rendered("greeting", ({"role": "user", "content": "hi"},)))
     assert str(new_type.value) == "greeting is a text prompt; a version cannot change its type to chat"
-    assert reg.set_labels("greeting", 1, ["Any Label Goes On Update"]).labels == ("latest", "Any Label Goes On Update")
+    labels = reg.set_labels("greeting", 1, ["Any Label Goes On Update"]).labels
+    assert labels == (mark(GREETING), "latest", "Any Label Goes On Update")
 
 
 def test_tags_of_a_new_version_replace_the_tags_of_every_version(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from promptops.registry.base import PromptVersion, Provenance
-from promptops.release import NothingToRollBackTo, plan_rollback, promotion_labels, releases
+from promptops.release import NotAReleaseVersion, NothingToRollBackTo, plan_rollback, promotion_labels, releases
 
 
 def version(number: int, *labels: str) -> PromptVersion:
@@ -32,9 +32,29 @@ def test_rollback_goes_to_the_previous_release() -> None:
     assert (planned.from_version, planned.to_version, planned.to_release) == (3, 1, 1)
 
 
-def test_rollback_to_an_explicit_version() -> None:
-    planned = plan_rollback("p", [version(1, "release-1"), version(3, "release-2", "production")], to_version=2)
-    assert (planned.from_version, planned.to_version, planned.to_release) == (3, 2, None)
+def test_rollback_to_an_explicit_release() -> None:
+    labelled = [version(1, "release-1"), version(2), version(3, "release-2", "production")]
+    planned = plan_rollback("p", labelled, to_version=1)
+    assert (planned.from_version, planned.to_version, planned.to_release, planned.unreleased) == (3, 1, 1, False)
+
+
+def test_rollback_to_a_version_never_released_needs_an_explicit_allowance() -> None:
+    labelled = [version(1, "release-1"), version(3, "release-2", "production")]
+    rejected = version(2, "rejected-0123456789ab-01234567")
+    with pytest.raises(NotAReleaseVersion) as refused:
+        plan_rollback("p", labelled, to_version=2, target=rejected)
+    assert str(refused.value) == (
+        "p: version 2 was never released (the gate rejected it): rollback --to moves production to releases only; "
+        "pass --allow-unreleased to put it in production anyway"
+    )
+    planned = plan_rollback("p", labelled, to_version=2, target=rejected, allow_unreleased=True)
+    assert (planned.from_version, planned.to_version, planned.to_release, planned.unreleased) == (3, 2, None, True)
+
+
+def test_a_production_that_is_no_release_is_listed_first_and_says_why() -> None:
+    history = releases([version(1, "release-1"), version(2, "production", "rejected-0123456789ab-01234567")])
+    assert [(r.number, r.version, r.production) for r in history] == [(0, 2, True), (1, 1, False)]
+    assert history[0].note == "never released: the gate rejected it; production was moved there by hand (rollback --to)"
 
 
 def test_rollback_refuses_without_an_earlier_release() -> None:

@@ -25,8 +25,11 @@ from tests.test_sync_kill import (
 )
 
 FRESH_PLAN = (
-    "capital-cities: would create version 1, then judge it on its floors\n"
-    "support-agent: would create version 1, then judge it on its floors\n"
+    "prompt          plan  version  release\n"
+    "capital-cities  new   -        -\n"
+    "  create version 1, then judge it on its floors\n"
+    "support-agent   new   -        -\n"
+    "  create version 1, then judge it on its floors\n"
 )
 
 
@@ -60,6 +63,10 @@ def test_dry_run_writes_nothing_and_prints_the_plan(
     reg, root = target
     run = cli(capsys, reg, root, "sync", "--dry-run")
     assert (run.code, run.out) == (0, FRESH_PLAN)
+    assert run.err.splitlines()[1:] == [
+        "dataset capital-cities-tutorial (new dataset): 10 would upsert, 0 archived, 0 unchanged",
+        "dataset support-faq (new dataset): 9 would upsert, 0 archived, 0 unchanged",
+    ]
     assert (reg.snapshot(), reg.datasets(), reg.activity()) == ({}, [], 0 if isinstance(reg, LangfuseTarget) else {})
     if isinstance(reg, LangfuseTarget):
         assert {r.method for r in reg.double.requests()} == {"GET"}
@@ -72,7 +79,11 @@ def test_dry_run_writes_nothing_and_prints_the_plan(
     run = cli(capsys, reg, root, "sync", "--dry-run")
     assert (run.code, run.out) == (
         0,
-        "capital-cities: would create version 2 and evaluate it\nsupport-agent: unchanged\n",
+        "prompt          plan     version  release\n"
+        "capital-cities  changed  1        -\n"
+        "  create version 2 and judge it against production (version 1)\n"
+        "support-agent   in-sync  1        -\n"
+        "  production (version 1) holds this content; nothing to do\n",
     )
     assert (reg.snapshot(), reg.activity()) == (state, activity)
 
@@ -130,21 +141,52 @@ def test_rollback_restore_file_brings_git_along(
     assert (run.code, run.out) == (
         0,
         "capital-cities: production moved from version 2 to version 1 (release-1)\n"
-        "restored prompts/capital-cities.yaml from git; commit it so git follows the registry\n",
+        f"restored prompts/capital-cities.yaml from git {first_commit[:12]} (version 1)\n"
+        "the prompt renders to that version's content again; commit it so git follows the registry\n",
     )
     path = root / "prompts" / "capital-cities.yaml"
     assert path.read_text("utf-8") == git(root, "show", f"{first_commit}:prompts/capital-cities.yaml")
     assert git(root, "status", "--porcelain") == " M prompts/capital-cities.yaml\n"
-    assert reg.snapshot()["capital-cities"] == ((1, ("production", "release-1")), (2, ("latest", "release-2")))
+    assert reg.snapshot()["capital-cities"] == (
+        (1, ("content", "passed", "production", "release-1")),
+        (2, ("content", "latest", "passed", "release-2", "rolled-back")),
+    )
 
     run = cli(capsys, reg, root, "diff")
     assert (run.code, run.out) == (
         0,
-        "< capital-cities  rolled-back: git matches production (version 1); newer version 2 stays unreleased\n"
-        "= support-agent   unchanged: nothing to do\n",
+        "= capital-cities  in-sync: production (version 1) holds this content; nothing to do\n"
+        "                  note: the newest version is 2; production is on version 1\n"
+        "= support-agent   in-sync: production (version 1) holds this content; nothing to do\n",
     )
-    assert run.err.splitlines()[-1] == "in sync: 1 rolled-back, 1 unchanged"
-    assert_converged(capsys, reg, root)  # sync leaves a rolled-back prompt alone
+    assert run.err.splitlines()[-1] == "in sync: 2 in-sync"
+    git(root, "commit", "-qam", "Restore capital-cities to version 1")
+    assert_converged(capsys, reg, root)
+
+
+def test_restore_writes_the_files_of_production_and_moves_nothing(
+    target: tuple[Target, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg, root = target
+    first_commit = git(root, "rev-parse", "HEAD").strip()
+    two_releases(capsys, reg, root)
+    run = cli(capsys, reg, root, "restore", "capital-cities", "--version", "1")
+    assert (run.code, run.out.splitlines()[0]) == (
+        0,
+        f"restored prompts/capital-cities.yaml from git {first_commit[:12]} (version 1)",
+    )
+    assert reg.snapshot() == SECOND_SYNC  # no label moved
+    run = cli(capsys, reg, root, "restore", "capital-citie")
+    assert (run.code, run.err.splitlines()[-1]) == (
+        1,
+        f"error: prompt 'capital-citie' is not in {_where(reg, root)} (did you mean capital-cities?)",
+    )
+
+
+def _where(reg: Target, root: Path) -> str:
+    if isinstance(reg, LangfuseTarget):
+        return f"Langfuse at {reg.double.base_url} (project keys pk-lf-…{reg.double.public_key[-4:]})"
+    return "the local registry at .promptops/registry.db"
 
 
 def test_history_json_rows(target: tuple[Target, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,6 +195,9 @@ def test_history_json_rows(target: tuple[Target, Path], capsys: pytest.CaptureFi
     two_releases(capsys, reg, root)
     second_commit = git(root, "rev-parse", "HEAD").strip()
     created = {v.version: v.created_at for v in reg.versions()["capital-cities"]}
+    write_files(root, {"prompts/support-agent.yaml": (root / "prompts/support-agent.yaml").read_text() + "# note\n"})
+    git(root, "commit", "-qam", "A comment in support-agent")  # HEAD moves; capital-cities' files did not change
+    assert sync_in_process(capsys, reg, root).code == 0
 
     run = cli(capsys, reg, root, "history", "capital-cities", "--json")
     assert run.code == 0, run.err
@@ -164,6 +209,8 @@ def test_history_json_rows(target: tuple[Target, Path], capsys: pytest.CaptureFi
             "git_commit": second_commit,
             "commit_message": f"Ask for only the city name (git {second_commit[:12]})",
             "production": True,
+            "rolled_back": False,
+            "note": "",
         },
         {
             "number": 1,
@@ -172,6 +219,8 @@ def test_history_json_rows(target: tuple[Target, Path], capsys: pytest.CaptureFi
             "git_commit": first_commit,
             "commit_message": f"initial prompts (git {first_commit[:12]})",
             "production": False,
+            "rolled_back": False,
+            "note": "",
         },
     ]
 
@@ -197,11 +246,16 @@ def test_a_prompt_that_skips_its_experiment_is_promoted_without_a_gate(
             "verdict": None,
         }
     ]
-    assert reg.snapshot() == {"greeting": ((1, ("latest", "production", "release-1")),)}
+    assert reg.snapshot() == {"greeting": ((1, ("content", "latest", "passed", "production", "release-1")),)}
     assert reg.datasets() == []
 
     write_files(root, {"prompts/greeting.yaml": greeting.replace("Hello", "Hi")})
     git(root, "commit", "-qam", "Say hi")
     run = sync_in_process(capsys, reg, root, "greeting")
     assert (run.code, outcomes(run)) == (0, {"greeting": ("promoted", 2, "release-2")})
-    assert reg.snapshot() == {"greeting": ((1, ("release-1",)), (2, ("latest", "production", "release-2")))}
+    assert reg.snapshot() == {
+        "greeting": (
+            (1, ("content", "passed", "release-1")),
+            (2, ("content", "latest", "passed", "production", "release-2")),
+        )
+    }

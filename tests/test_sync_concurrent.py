@@ -20,7 +20,7 @@ from promptops.registry.langfuse import LangfuseRegistry
 from promptops.registry.local import LocalRegistry
 from tests.helpers import git_clone, run_cli
 from tests.langfuse_double.server import LangfuseDouble
-from tests.test_registry_contract import create, rendered
+from tests.test_registry_contract import create, mark, rendered
 from tests.test_sync_kill import (
     BETTER,
     FIRST_SYNC,
@@ -85,7 +85,7 @@ def test_two_syncs_started_at_once_release_each_version_once(
     for folder in signals:
         (folder / "go").touch()
     runs = [finish(p) for p in both]
-    assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
+    assert [r.code for r in runs] == [0, 0], [(r.err, json_outcomes(r.out)) for r in runs]
     assert_invariants(reg)
     assert reg.snapshot() == (FIRST_SYNC if phase == "first" else SECOND_SYNC)
     changed = ["capital-cities", "support-agent"] if phase == "first" else ["capital-cities"]
@@ -151,9 +151,9 @@ def test_a_promotion_paused_while_another_checkout_promotes_becomes_a_conflict(
         "not promoting: run sync again to judge against the new baseline"
     )
     assert reg.snapshot()["capital-cities"] == (
-        (1, ("release-1",)),
-        (2, ()),
-        (3, ("latest", "production", "release-2")),
+        (1, ("content", "passed", "release-1")),
+        (2, ("content",)),  # judged and passing, but not promoted: a later sync judges it against version 3
+        (3, ("content", "latest", "passed", "production", "release-2")),
     )
     assert_converged(capsys, reg, other)  # git of the winning checkout is what the registry now holds
 
@@ -202,14 +202,23 @@ def registry(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
 def test_promote_moves_production_only_from_where_it_was_measured(registry: Registry) -> None:
     for text in ("v1", "v2", "v3"):
         create(registry, rendered("greeting", text))
-    assert registry.promote("greeting", 1, expect_production=None).labels == ("production", "release-1")
+    marks = [mark(text) for text in ("v1", "v2", "v3")]
+    assert registry.promote("greeting", 1, expect_production=None).labels == (marks[0], "production", "release-1")
     with pytest.raises(ConcurrentChange) as lost:
         registry.promote("greeting", 2, expect_production=None)  # judged when nothing held production
     assert str(lost.value) == "greeting: production moved from no version to version 1 since it was read"
-    assert registry.get_version("greeting", version=2).labels == ()  # refused: nothing moved
-    assert registry.promote("greeting", 3, expect_production=1).labels == ("latest", "production", "release-2")
-    assert registry.promote("greeting", 2, expect_production=3).labels == ("production", "release-3")
-    assert registry.all_labels("greeting") == ("latest", "production", "release-1", "release-2", "release-3")
+    assert registry.get_version("greeting", version=2).labels == (marks[1],)  # refused: nothing moved
+    promoted = registry.promote("greeting", 3, expect_production=1).labels
+    assert promoted == (marks[2], "latest", "production", "release-2")
+    assert registry.promote("greeting", 2, expect_production=3).labels == (marks[1], "production", "release-3")
+    assert registry.all_labels("greeting") == (
+        *sorted(marks),
+        "latest",
+        "production",
+        "release-1",
+        "release-2",
+        "release-3",
+    )
     with pytest.raises(PromptNotFound):
         registry.promote("greeting", 7, expect_production=2)
 

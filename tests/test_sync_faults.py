@@ -145,12 +145,12 @@ FAILED: list[tuple[str, Inject, str]] = [
     (
         "label move applied, every answer lost",
         lambda d: d.lose_response("PATCH", PATCH, times=99),
-        "while moving labels production, release-1 of capital-cities to version 1 (RemoteProtocolError)",
+        "while moving labels production, release-1, passed-",
     ),
     (
         "rate limited on the listing",
         lambda d: d.fail_next("GET", PROMPTS, 429, retry_after=0, times=99),
-        "answered 429 while listing prompts labelled",
+        "answered 429 while listing prompts (page 1)",
     ),
     (
         "items keep failing",

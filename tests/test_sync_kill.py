@@ -24,13 +24,15 @@ from typing import Any
 
 import pytest
 
-from promptops.registry.base import LATEST, PRODUCTION, REJECTED, Provenance, release_numbers, user_config
+from promptops.registry.base import Provenance, user_config
+from promptops.registry.labels import LATEST, PRODUCTION, Decisions, release_numbers, short_hash
+from promptops.render import content_hash
 from tests.helpers import REPO_ROOT, Run, git, git_init, make_project, run_cli
 from tests.langfuse_double.server import LangfuseDouble
 
 BETTER = "  Answer with only the city name.\n"
 QUESTION = "  Question: What is the capital of {{ country }}?\n"
-SETTLED = {"unchanged", "rolled-back", "rejected-earlier"}
+SETTLED = {"unchanged", "held"}
 
 # The wrapper patches the registry classes in its own process only: production code carries no test hooks.
 WRAPPER = '''\
@@ -131,6 +133,8 @@ class Stored:
     content: str
     made_by_promptops: bool
     created_at: str
+    content_hash: str = ""
+    provenance: Provenance | None = None
 
 
 def stored(
@@ -140,7 +144,8 @@ def stored(
     prov = Provenance.from_config(config)
     content = json.dumps([kind, prompt, user_config(config)], sort_keys=True)
     made = prov is not None and prov.expected_version == version
-    return Stored(version, tuple(sorted(labels)), content, made, created_at)
+    digest = content_hash(kind, prompt, user_config(config))
+    return Stored(version, tuple(sorted(labels)), content, made, created_at, digest, prov)
 
 
 Snapshot = dict[str, tuple[tuple[int, tuple[str, ...]], ...]]
@@ -168,8 +173,33 @@ class Target:
         raise NotImplementedError
 
     def snapshot(self) -> Snapshot:
-        """Return (version, labels) per prompt: the exact state tests compare."""
-        return {n: tuple((v.version, v.labels) for v in vs) for n, vs in self.versions().items()}
+        """Return (version, labels) per prompt: the exact state tests compare.
+
+        Decision labels are shown by their kind (`content`, `passed`, `rejected`, `rolled-back`) when they name
+        the content of the version they sit on (a label naming other content is shown as it is, and fails the
+        invariants).
+        """
+        found = self.versions()
+        return {n: tuple((v.version, normalized(v)) for v in vs) for n, vs in found.items()}
+
+
+def normalized(v: Stored, fingerprint: str | None = None) -> tuple[str, ...]:
+    """Return a version's labels with each decision label naming its own content replaced by its kind.
+
+    With `fingerprint`, a `passed`/`rejected` label of another evaluation fingerprint shows as `passed@old`.
+    """
+    own = short_hash(v.content_hash)
+    shown = []
+    for label in v.labels:
+        kind, _, rest = label.partition("-")
+        if label.startswith("rolled-back-"):
+            kind, rest = "rolled-back", label.removeprefix("rolled-back-")
+        if kind in ("content", "rolled-back", "passed", "rejected") and rest[:12] == own:
+            fp = rest[13:]
+            shown.append(kind if fingerprint is None or not fp or fp == fingerprint[7:15] else f"{kind}@old")
+        else:
+            shown.append(label)
+    return tuple(sorted(shown))
 
 
 def base_env(home: Path) -> dict[str, str]:
@@ -267,21 +297,29 @@ class LangfuseTarget(Target):
 # -- the invariants -----------------------------------------------------------------------------
 
 
-def assert_invariants(target: Target) -> None:
-    """Assert what must hold after any sequence of syncs, killed or not, concurrent or not."""
+def assert_invariants(target: Target, *, forced: bool = False) -> None:
+    """Assert what must hold after any sequence of syncs, killed or not, concurrent or not.
+
+    Content is stored once; every decision label names the content of the version it sits on; production sits
+    on a version that passed its gate (unless `forced`: an operator's `rollback --to --allow-unreleased`).
+    """
     for name, versions in target.versions().items():
         where = f"{name}: {[(v.version, v.labels) for v in versions]}"
         assert [v.version for v in versions] == list(range(1, len(versions) + 1)), where
         assert [v.version for v in versions if LATEST in v.labels] == [len(versions)], where
-        for older, newer in zip(versions, versions[1:], strict=False):
-            assert not (older.made_by_promptops and newer.made_by_promptops and older.content == newer.content), where
+        ours = [v.content_hash for v in versions if v.made_by_promptops]
+        assert len(ours) == len(set(ours)), f"one content stored twice: {where}"
+        for v in versions:
+            decided = Decisions.of(v.labels)
+            named = decided.contents | decided.rolled_back | {h for h, _ in decided.passed | decided.rejected}
+            assert named <= {short_hash(v.content_hash)}, f"a label names another content: {where}"
         holders = [v for v in versions if PRODUCTION in v.labels]
         assert len(holders) <= 1, where
-        assert all(release_numbers(v.labels) for v in holders), f"production on a version never released: {where}"
+        if not forced:
+            assert all(Decisions.of(v.labels).passed for v in holders), f"production never passed: {where}"
+            assert all(release_numbers(v.labels) for v in holders), f"production on a version never released: {where}"
         releases = sorted(n for v in versions for n in release_numbers(v.labels))
         assert releases == list(range(1, len(releases) + 1)), f"release labels with gaps or twice: {where}"
-        assert all(len(release_numbers(v.labels)) <= 1 for v in versions), f"a version released twice: {where}"
-        assert not any(REJECTED in v.labels and release_numbers(v.labels) for v in versions), where
 
 
 # -- running sync -------------------------------------------------------------------------------
@@ -354,12 +392,15 @@ def new_repo(folder: Path) -> Path:
 
 
 FIRST_SYNC: Snapshot = {
-    "capital-cities": ((1, ("latest", "production", "release-1")),),
-    "support-agent": ((1, ("latest", "production", "release-1")),),
+    "capital-cities": ((1, ("content", "latest", "passed", "production", "release-1")),),
+    "support-agent": ((1, ("content", "latest", "passed", "production", "release-1")),),
 }
 SECOND_SYNC: Snapshot = {
-    "capital-cities": ((1, ("release-1",)), (2, ("latest", "production", "release-2"))),
-    "support-agent": ((1, ("latest", "production", "release-1")),),
+    "capital-cities": (
+        (1, ("content", "passed", "release-1")),
+        (2, ("content", "latest", "passed", "production", "release-2")),
+    ),
+    "support-agent": ((1, ("content", "latest", "passed", "production", "release-1")),),
 }
 # The registry writes of each sync, in order: both datasets, then per changed prompt its version and promotion.
 WRITES = {

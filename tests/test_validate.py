@@ -14,6 +14,7 @@ DATASET = "items:\n  - id: one\n    input: {q: x}\n"
 
 Found = tuple[str, int | None, int | None, str, str]  # path, line, col, severity, code
 
+
 def validate(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> Run:
     """Run `promptops --project ROOT validate ARGS`, asserting no traceback leaks."""
     run = run_cli(capsys, "--project", str(root), "validate", *args)

@@ -10,10 +10,12 @@ from promptops.api.planning import DiffResult, PromptDiff, diff
 from promptops.api.releasing import (
     HistoryResult,
     PushResult,
+    RestoreResult,
     RollbackResult,
     SyncResult,
     history,
     push,
+    restore,
     rollback,
     sync,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "PromptDiff",
     "PushResult",
     "RenderResult",
+    "RestoreResult",
     "RollbackResult",
     "Settings",
     "SyncResult",
@@ -43,6 +46,7 @@ __all__ = [
     "registry_for",
     "render",
     "rendered_prompts",
+    "restore",
     "rollback",
     "sync",
     "valid_project",

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from promptops.api.settings import Settings, load, registry_for
-from promptops.model import Diagnostic
-from promptops.registry.base import PromptState, Registry
+from promptops.model import Diagnostic, Project
+from promptops.plan import PromptPlan
+from promptops.registry.base import Registry
 from promptops.report import PromptCheck
 
 if TYPE_CHECKING:
@@ -50,11 +51,11 @@ def check(
     label = f"{base_ref} ({base_commit[:12]})"
     if any(d.severity == "error" for d in diagnostics):
         return CheckResult(label, "not reached", diagnostics, ())
-    reg, states, why_not = _readable_registry(settings)
+    reg, plans, why_not = _readable_registry(settings, project)
     try:
         with recorded(tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()) as tracer:
             run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
-            prompts = check_prompts(project, base_commit, reg, states, run)
+            prompts = check_prompts(project, base_commit, reg, plans, run)
         source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
         return CheckResult(label, source, diagnostics, tuple(prompts))
     finally:
@@ -62,8 +63,8 @@ def check(
             reg.close()
 
 
-def _readable_registry(settings: Settings) -> tuple[Registry | None, dict[str, PromptState], str]:
-    """Return the registry and its prompt states when it can be read without writing; else why not.
+def _readable_registry(settings: Settings, project: Project) -> tuple[Registry | None, dict[str, PromptPlan], str]:
+    """Return the registry and what sync would do for each prompt when it can be read without writing; else why not.
 
     A fork PR has no credentials and no database; an unreachable Langfuse must not block a PR either: the
     baseline then comes from the base ref, and the report says why.
@@ -74,9 +75,13 @@ def _readable_registry(settings: Settings) -> tuple[Registry | None, dict[str, P
     name = resolve_name(settings.registry, settings.config.registry)
     if name == "local" and not (settings.root / settings.config.registry_path).is_file():
         return None, {}, "no registry: no credentials and no local registry file"  # opening would create it
+    from promptops.api.planning import plans_for
+    from promptops.render import rendered_in
+
     reg = registry_for(settings)
     try:
-        return reg, {s.name: s for s in reg.list_prompts()}, ""
+        plans = plans_for(project, [rendered_in(project, spec) for spec in project.prompts], reg)
+        return reg, {p.name: p for p in plans}, ""
     except RegistryError as exc:
         reg.close()
         return None, {}, f"registry unreachable: {exc}"

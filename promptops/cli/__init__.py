@@ -28,6 +28,7 @@ COMMANDS = {
     "experiment": "experiment",
     "sync": "sync",
     "rollback": "rollback",
+    "restore": "restore",
     "history": "history",
     "check": "check",
     "init": "init",

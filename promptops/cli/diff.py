@@ -13,10 +13,12 @@ SYMBOLS = {
     "new": "+",
     "changed": "~",
     "changed-outside-git": "!",
+    "experiment-changed": "*",
     "pending": "?",
-    "unchanged": "=",
+    "earlier-release": "^",
+    "in-sync": "=",
     "rejected": "x",
-    "rolled-back": "<",
+    "held": "<",
     "orphan": "-",
 }
 
@@ -32,9 +34,13 @@ def diff_rows(result: Any) -> list[dict[str, Any]]:
                 "status": d.plan.status,
                 "action": d.plan.action,
                 "pending": d.plan.pending,
+                "blocking": d.plan.blocking,
                 "latest_version": state.latest_version if state else None,
                 "production_version": state.production_version if state else None,
+                "candidate_version": d.plan.candidate,
                 "content_hash": d.plan.rendered.content_hash if d.plan.rendered else None,
+                "fingerprint": d.plan.fingerprint,
+                "notes": list(d.plan.notes),
                 "text_diff": d.text_diff,
                 "config_diff": d.config_diff,
             }
@@ -48,7 +54,7 @@ def summary(result: Any) -> str:
     for d in result.prompts:
         counts[d.plan.status] = counts.get(d.plan.status, 0) + 1
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    verdict = "changes pending" if result.pending else "in sync"
+    verdict = "rejected content in git" if result.blocking else "changes pending" if result.pending else "in sync"
     return f"{verdict}: {parts}" if parts else "in sync: no prompts"
 
 
@@ -57,6 +63,8 @@ def echo_text(result: Any, *, show_diffs: bool) -> None:
     width = max((len(d.plan.name) for d in result.prompts), default=0)
     for d in result.prompts:
         click.echo(f"{SYMBOLS[d.plan.status]} {d.plan.name:<{width}}  {d.plan.status}: {d.plan.action}")
+        for note in d.plan.notes:
+            click.echo(f"  {' ' * width}  note: {note}")
         if show_diffs:
             for text in (d.text_diff, d.config_diff):
                 if text:
@@ -90,10 +98,15 @@ def echo_markdown(result: Any) -> None:
 def diff(ctx: click.Context, names: tuple[str, ...], as_json: bool, fmt: str) -> None:
     """Show what `promptops sync` would do for each prompt (or only NAMES).
 
-    Statuses: new, changed (with the rendered text and config diff), changed-outside-git (the
-    newest version was not made by promptops), pending (not yet judged by the gate), unchanged,
-    rejected, rolled-back, orphan (in the registry, gone from git). Exit codes as
-    `terraform plan -detailed-exitcode`: 0 in sync, 2 changes pending, 1 errors.
+    Git is compared with the version that holds `production`, and git's content is looked up
+    among all versions. Statuses: new; changed (with the text and config diff from production);
+    changed-outside-git (production was not made from git); experiment-changed (the dataset,
+    evaluators, model, seed or gate changed since production was judged); pending (a version
+    with this content awaits the gate); earlier-release (this content was released before:
+    judged again, no new version); in-sync; rejected (this content failed its gate: change the
+    prompt); held (production was rolled back from this content); orphan (gone from git).
+    Exit codes as `terraform plan -detailed-exitcode`: 0 in sync (or held), 2 changes pending,
+    1 errors or rejected content in git.
     """
     from promptops import api
 
@@ -106,4 +119,4 @@ def diff(ctx: click.Context, names: tuple[str, ...], as_json: bool, fmt: str) ->
     else:
         echo_text(result, show_diffs=True)
     click.echo(summary(result), err=True)
-    ctx.exit(2 if result.pending else 0)
+    ctx.exit(1 if result.blocking else 2 if result.pending else 0)

@@ -16,7 +16,9 @@ def history(ctx: click.Context, name: str, as_json: bool) -> None:
     """List the releases of prompt NAME: release, version, date, git commit, commit message.
 
     The release history lives in the registry itself (a `release-N` label per promotion);
-    the current production version is marked with `*`.
+    the current production version is marked with `*`, releases production was rolled
+    back from are marked, and a production the gate never released is listed as such.
+    The commit is the one that last changed the prompt's files before the version was made.
     """
     from promptops import api
 
@@ -26,11 +28,16 @@ def history(ctx: click.Context, name: str, as_json: bool) -> None:
         echo_json([vars(r) for r in result.releases])
         return
     if not result.releases:
-        click.echo(f"{name} has no releases yet")
+        click.echo(f"{name} has no releases yet, and no version holds production")
         return
-    click.echo("  release     version  date                  commit        message")
+    click.echo("  release     version  created (UTC)         commit        message")
     for r in result.releases:
         mark = "*" if r.production else " "
         date = (r.created_at or "")[:19].replace("T", " ")
         commit = (r.git_commit or "-")[:12]
-        click.echo(f"{mark} release-{r.number:<3} {r.version:<8} {date:<21} {commit:<13} {r.commit_message or ''}")
+        release = f"release-{r.number}" if r.number else "(none)"
+        note = " [rolled back from]" if r.rolled_back and not r.production else ""
+        click.echo(f"{mark} {release:<11} {r.version:<8} {date:<21} {commit:<13} {r.commit_message or ''}{note}")
+    current = next((r for r in result.releases if r.production), None)
+    if current is not None and not current.number:
+        click.echo(f"production is on version {current.version}, {current.note}")

@@ -20,8 +20,7 @@ from promptops.llm.base import Completion, LLMRequest
 
 NAME = "mock-llm-v1"
 LANGFUSE_SENTENCE = (
-    "Langfuse is an open-source LLM engineering platform for observability, prompt management, "
-    "evaluation and datasets."
+    "Langfuse is an open-source LLM engineering platform for observability, prompt management, evaluation and datasets."
 )
 IDK = "I don't know based on the provided context."
 JUDGE_LINE = "reply with exactly one word: pass or fail."
@@ -155,9 +154,7 @@ def find_context(messages: Sequence[Mapping[str, str]]) -> str:
 
 def find_instructions(messages: Sequence[Mapping[str, str]]) -> str:
     """Return the system and user text without its context, lowercased, whitespace collapsed."""
-    texts = (
-        split_context(m.get("content") or "")[1] for m in messages if m.get("role") in ("system", "user")
-    )
+    texts = (split_context(m.get("content") or "")[1] for m in messages if m.get("role") in ("system", "user"))
     return " ".join(" ".join(texts).lower().split())
 
 
@@ -293,9 +290,7 @@ def check_options(options: Mapping[str, Any]) -> dict[str, float]:
     """Return the mock's options with defaults, or raise ModelError naming the known ones."""
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
-        raise ModelError(
-            f"{NAME}: unknown option {', '.join(unknown)}; known options: {', '.join(OPTION_NAMES)}"
-        )
+        raise ModelError(f"{NAME}: unknown option {', '.join(unknown)}; known options: {', '.join(OPTION_NAMES)}")
     values: dict[str, float] = {}
     for name in OPTION_NAMES:
         value = options.get(name, 0)
@@ -326,9 +321,7 @@ class MockLLM:
             raise ModelError(f"{NAME}: simulated timeout (no reply after {HANG_S:.0f} s)", retriable=True)
         await asyncio.sleep(delay_s)
         if unit("failure", *draw) < opts["failure_rate"]:
-            raise ModelError(
-                f"{NAME}: simulated transient failure (attempt {request.attempt})", retriable=True
-            )
+            raise ModelError(f"{NAME}: simulated transient failure (attempt {request.attempt})", retriable=True)
         text = respond(request.messages, request.temperature, request.seed)
         if request.max_tokens is not None and len(text.split()) > request.max_tokens:
             text = " ".join(text.split()[: request.max_tokens])

@@ -9,18 +9,14 @@ under the config key `_promptops`, because the prompt listing returns the newest
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from promptops.model import DatasetSpec, RenderedPrompt
+from promptops.registry.labels import Decisions
 
 PROVENANCE_KEY = "_promptops"
-PRODUCTION = "production"
-LATEST = "latest"
-REJECTED = "rejected"
-RELEASE_RE = re.compile(r"^release-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -36,16 +32,20 @@ class Provenance:
     source_path: str
     expected_version: int
     tool: str = "promptops"
+    dirty: bool = False  # made from uncommitted changes (sync --allow-dirty): git_commit is HEAD, not the source
 
     def to_config(self) -> dict[str, Any]:
         """Return the mapping stored under `_promptops` in the version's config."""
-        return {
+        stored: dict[str, Any] = {
             "hash": self.content_hash,
             "commit": self.git_commit,
             "source": self.source_path,
             "version": self.expected_version,
             "tool": self.tool,
         }
+        if self.dirty:
+            stored["dirty"] = True
+        return stored
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> Provenance | None:
@@ -60,6 +60,7 @@ class Provenance:
                 source_path=str(raw.get("source", "")),
                 expected_version=int(raw["version"]),
                 tool=str(raw.get("tool", "promptops")),
+                dirty=raw.get("dirty") is True,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -68,17 +69,6 @@ class Provenance:
 def user_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Return a version's config without promptops' provenance: what the content hash covers."""
     return {k: v for k, v in config.items() if k != PROVENANCE_KEY}
-
-
-def release_numbers(labels: Sequence[str]) -> list[int]:
-    """Return the N of every `release-N` label, ascending."""
-    return sorted(int(m.group(1)) for label in labels if (m := RELEASE_RE.match(label)))
-
-
-def next_release(all_labels: Sequence[str]) -> str:
-    """Return the release label the next promotion of a prompt with these labels (all versions) sets."""
-    numbers = release_numbers(all_labels)
-    return f"release-{(numbers[-1] if numbers else 0) + 1}"
 
 
 def production_moved(name: str, expected: int | None, current: int | None) -> str:
@@ -125,42 +115,43 @@ class PromptVersion:
 
 @dataclass(frozen=True)
 class PromptState:
-    """What two cheap listings (label=latest and label=production) tell about one prompt name."""
+    """What the listings tell about one prompt name, without a fetch per version.
+
+    From the unfiltered listing: every version number, the union of all versions' labels (which carry the
+    decisions, see registry/labels.py) and the newest version's config. From the label=production listing:
+    the production version, its own labels and its config.
+    """
 
     name: str
     type: str
-    latest_version: int
-    latest_labels: tuple[str, ...]  # labels of the newest version only
+    versions: tuple[int, ...]
+    labels: tuple[str, ...]  # the union over every version, sorted
     latest_config: Mapping[str, Any]
     production_version: int | None = None
     production_labels: tuple[str, ...] = ()
     production_config: Mapping[str, Any] | None = None
 
     @property
-    def latest_provenance(self) -> Provenance | None:
-        """Return the provenance recorded in the newest version."""
-        return Provenance.from_config(self.latest_config)
+    def latest_version(self) -> int:
+        """Return the newest version number."""
+        return max(self.versions)
 
     @property
-    def latest_made_by_promptops(self) -> bool:
-        """Return whether promptops created the newest version."""
-        prov = self.latest_provenance
-        return prov is not None and prov.expected_version == self.latest_version
+    def decisions(self) -> Decisions:
+        """Return what the labels of all versions say about contents."""
+        return Decisions.of(self.labels)
+
+    @property
+    def latest_provenance(self) -> Provenance | None:
+        """Return the provenance recorded in the newest version, if promptops made it."""
+        prov = Provenance.from_config(self.latest_config)
+        return prov if prov is not None and prov.expected_version == self.latest_version else None
 
     @property
     def production_provenance(self) -> Provenance | None:
-        """Return the provenance recorded in the production version."""
-        return Provenance.from_config(self.production_config)
-
-    @property
-    def latest_rejected(self) -> bool:
-        """Return whether the gate rejected the newest version."""
-        return REJECTED in self.latest_labels
-
-    @property
-    def latest_released(self) -> bool:
-        """Return whether the newest version was ever released (it carries a release-N label)."""
-        return bool(release_numbers(self.latest_labels))
+        """Return the provenance recorded in the production version, if promptops made it."""
+        prov = Provenance.from_config(self.production_config)
+        return prov if prov is not None and prov.expected_version == self.production_version else None
 
 
 @dataclass(frozen=True)
@@ -205,19 +196,27 @@ class Registry(Protocol):
     def create_version(
         self, rendered: RenderedPrompt, provenance: Provenance, *, labels: Sequence[str] = (), commit_message: str
     ) -> PromptVersion:
-        """Create the next version with provenance in its config, or return the newest if it already is this content.
+        """Create the next version with provenance in its config and its content label (registry/labels.py).
 
-        Never a duplicate on retry, nor when another run creates the same content at the same moment (local: one
+        Content is never stored twice: when a version already carries this content's label, return it instead.
+        Not on retry either, nor when another run creates the same content at the same moment (local: one
         transaction; Langfuse: best effort, see LangfuseRegistry.create_version).
         """
+        ...
+
+    def find_content(self, name: str, content_hash: str) -> PromptVersion | None:
+        """Return the version that carries this content's label, or None (one request)."""
         ...
 
     def set_labels(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
         """Add labels to a version, moving each off any other version of the name."""
         ...
 
-    def promote(self, name: str, version: int, *, expect_production: int | None) -> PromptVersion:
-        """Move production and the next release-N onto a version if production is still on `expect_production`.
+    def promote(
+        self, name: str, version: int, *, expect_production: int | None, labels: Sequence[str] = ()
+    ) -> PromptVersion:
+        """Move production, the next release-N and `labels` (the decision) onto a version, in one write, if
+        production is still on `expect_production`.
 
         `expect_production` is the version whose results the promotion was judged against (None: no version held
         production). When production is elsewhere now, raise ConcurrentChange and move nothing: two syncs must not
@@ -233,8 +232,11 @@ class Registry(Protocol):
         """Return every version of the name that carries a label other than `latest` (release history)."""
         ...
 
-    def sync_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
-        """Create or update the dataset, upsert its items by id and archive items no longer in git."""
+    def sync_dataset(self, dataset: DatasetSpec, *, dry_run: bool = False) -> DatasetSyncResult:
+        """Create or update the dataset, upsert its items by id and archive items no longer in git.
+
+        With `dry_run`, count what would be written and write nothing.
+        """
         ...
 
     def dataset_items(self, name: str) -> list[RemoteItem]:

@@ -32,16 +32,14 @@ from promptops.errors import (
 )
 from promptops.model import DatasetSpec, ProjectConfig, RenderedPrompt, TracingConfig
 from promptops.registry.base import (
-    LATEST,
-    PRODUCTION,
     DatasetSyncResult,
     PromptState,
     PromptVersion,
     Provenance,
     RemoteItem,
-    next_release,
     production_moved,
 )
+from promptops.registry.labels import LATEST, PRODUCTION, content_label, next_release
 from promptops.registry.langfuse_datasets import PAGE_LIMIT, WORKERS, LangfuseDatasets
 from promptops.registry.langfuse_errors import MAX_ATTEMPTS, NO_SDK_RETRIES, Caller, server_message, status_of, wait_for
 from promptops.registry.langfuse_wire import create_request, to_state, to_version
@@ -129,13 +127,13 @@ class LangfuseRegistry:
     # -- prompts: reads ------------------------------------------------------------------------
 
     def list_prompts(self) -> list[PromptState]:
-        """Return every prompt's state from two listings, label=latest and label=production."""
-        metas = self._listings((LATEST, PRODUCTION))
+        """Return every prompt's state from two listings: all versions (labels as a union), and label=production."""
+        metas = self._listings((None, PRODUCTION))
         production = {m.name: m for m in metas[PRODUCTION]}
-        latest = {m.name: m for m in metas[LATEST]}  # by name: a page boundary shifting mid-listing repeats one
-        return [to_state(meta, production.get(name)) for name, meta in sorted(latest.items())]
+        every = {m.name: m for m in metas[None]}  # by name: a page boundary shifting mid-listing repeats one
+        return [to_state(meta, production.get(name)) for name, meta in sorted(every.items())]
 
-    def _listings(self, labels: Sequence[str]) -> dict[str, list[Any]]:
+    def _listings(self, labels: Sequence[str | None]) -> dict[str | None, list[Any]]:
         """Fetch page 1 of each listing at once, then (totalPages now known) all remaining pages at once."""
         with ThreadPoolExecutor(WORKERS) as pool:
             firsts = {label: pool.submit(self._page, label, 1) for label in labels}
@@ -149,9 +147,9 @@ class LangfuseRegistry:
                 metas[label].extend(future.result().data)
         return metas
 
-    def _page(self, label: str, page: int) -> Any:
+    def _page(self, label: str | None, page: int) -> Any:
         return self.calls.call(
-            f"listing prompts labelled {label} (page {page})",
+            f"listing prompts{f' labelled {label}' if label else ''} (page {page})",
             lambda: self.client.api.prompts.list(
                 label=label, page=page, limit=PAGE_LIMIT, request_options=NO_SDK_RETRIES
             ),
@@ -225,17 +223,25 @@ class LangfuseRegistry:
     def create_version(
         self, rendered: RenderedPrompt, provenance: Provenance, *, labels: Sequence[str] = (), commit_message: str
     ) -> PromptVersion:
-        """Create the next version; re-read before every attempt so a lost answer never becomes a duplicate."""
+        """Create the next version with its content label; return the version holding that content if one does.
+
+        Content is looked up again before every attempt, so a lost answer never becomes a second copy.
+        """
         from langfuse.api.core.api_error import ApiError
 
         doing = f"creating a version of {rendered.name}"
+        mark = content_label(rendered.content_hash)
         for attempt in range(MAX_ATTEMPTS):
+            # Newest first, then the content: a version created between the two reads is then found by the
+            # second, and one created after both gets another number than expected (see _keep_the_first_copy).
             newest = self._fetch(rendered.name, label=LATEST)
-            if _is_ours(newest, provenance):
-                assert newest is not None
-                return newest  # a concurrent run made it, or our earlier attempt did and its answer was lost
+            existing = self._fetch(rendered.name, label=mark)
+            if existing is not None:
+                return existing  # a concurrent run made it, or our earlier attempt did and its answer was lost
             expected = (newest.version if newest else 0) + 1
-            request = create_request(rendered, replace(provenance, expected_version=expected), labels, commit_message)
+            request = create_request(
+                rendered, replace(provenance, expected_version=expected), [mark, *labels], commit_message
+            )
             try:
                 created = self.client.api.prompts.create(request=request, request_options=NO_SDK_RETRIES)
             except Exception as exc:  # classified below; anything that is not a request failure re-raises there
@@ -248,9 +254,13 @@ class LangfuseRegistry:
             self.client.clear_prompt_cache()  # this process' get_prompt must not serve the old `latest`
             made = to_version(created)
             if made.version != expected:  # someone created a version between our re-read and our POST
-                return self._keep_the_first_copy(made, provenance, expected, labels)
+                return self._keep_the_first_copy(made, provenance, expected, [mark, *labels])
             return made
         raise AssertionError("unreachable")
+
+    def find_content(self, name: str, content_hash: str) -> PromptVersion | None:
+        """Return the version that carries this content's label, or None (one request)."""
+        return self._fetch(name, label=content_label(content_hash))
 
     def _keep_the_first_copy(
         self, made: PromptVersion, provenance: Provenance, expected: int, labels: Sequence[str]
@@ -305,11 +315,13 @@ class LangfuseRegistry:
         self.client.clear_prompt_cache()
         return to_version(updated)
 
-    def promote(self, name: str, version: int, *, expect_production: int | None) -> PromptVersion:
-        """Move production and the next release-N onto a version if production is still on `expect_production`.
+    def promote(
+        self, name: str, version: int, *, expect_production: int | None, labels: Sequence[str] = ()
+    ) -> PromptVersion:
+        """Move production, the next release-N and `labels` onto a version if production is on `expect_production`.
 
         Best effort, as Langfuse has no conditional update: the labels are read first, then production is
-        checked, then one PATCH moves both labels, then production is read again. Reading the labels before the
+        checked, then one PATCH moves them all, then production is read again. Reading the labels before the
         check means a run that still sees the old production numbered its release from labels no promotion had
         changed yet. Left open: two runs that both pass the check before either PATCHes; the later PATCH takes
         production and the release label, and the earlier run learns it (ConcurrentChange) from its re-read,
@@ -319,7 +331,7 @@ class LangfuseRegistry:
         current = self._production(name)
         if current != expect_production:
             raise ConcurrentChange(production_moved(name, expect_production, current))
-        promoted = self.set_labels(name, version, [PRODUCTION, next_release(all_labels)])
+        promoted = self.set_labels(name, version, [PRODUCTION, next_release(all_labels), *labels])
         after = self._production(name)
         if after != version:
             raise ConcurrentChange(production_moved(name, version, after))
@@ -332,9 +344,9 @@ class LangfuseRegistry:
 
     # -- datasets (promptops/registry/langfuse_datasets.py) ----------------------------------------
 
-    def sync_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
+    def sync_dataset(self, dataset: DatasetSpec, *, dry_run: bool = False) -> DatasetSyncResult:
         """Create or update the dataset, upsert changed items by id, archive items no longer in git."""
-        return self.datasets.sync(dataset)
+        return self.datasets.sync(dataset, dry_run=dry_run)
 
     def dataset_items(self, name: str) -> list[RemoteItem]:
         """Return the active items of a dataset."""

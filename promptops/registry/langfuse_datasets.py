@@ -24,17 +24,23 @@ class LangfuseDatasets:
     def __init__(self, client: Any, calls: Caller, mask: Callable[..., Any], where: str) -> None:
         self.client, self.calls, self.mask, self.where = client, calls, mask, where
 
-    def sync(self, dataset: DatasetSpec) -> DatasetSyncResult:
+    def sync(self, dataset: DatasetSpec, *, dry_run: bool = False) -> DatasetSyncResult:
         """Create or update the dataset, upsert changed items by id, archive items no longer in git.
 
         Items go up redacted, like traces: personal data and secrets in a dataset file never leave the process.
+        With `dry_run`, only count what would be written.
         """
-        created = self._ensure_dataset(dataset)
+        current = self._current(dataset.name)
+        created = current is None
+        if not dry_run:
+            self._ensure_dataset(dataset, current)
         remote = {} if created else {item.id: item for item in self.items(dataset.name)}
         items = [self._redacted(item) for item in dataset.items]
         changed = [item for item in items if not same_item(item, remote.get(item.id))]
         in_git = {item.id for item in dataset.items}
         gone = sorted(set(remote) - in_git)
+        if dry_run:
+            return DatasetSyncResult(dataset.name, created, len(changed), len(gone), len(items) - len(changed))
         with ThreadPoolExecutor(WORKERS) as pool:
             # list() re-raises the first failure here instead of losing it in the pool
             list(pool.map(lambda item: self._upsert_item(dataset.name, item.id, item, "ACTIVE"), changed))
@@ -47,22 +53,25 @@ class LangfuseDatasets:
             metadata=self.mask(data=dict(item.metadata)),
         )  # fmt: skip
 
-    def _ensure_dataset(self, dataset: DatasetSpec) -> bool:
-        """Create the dataset if missing (return True), or update description/metadata if they differ."""
+    def _current(self, name: str) -> Any | None:
+        """Return the dataset as Langfuse has it, or None when it does not exist."""
         from langfuse.api.core.api_error import ApiError
 
         try:
-            current = self.calls.call(
-                f"reading dataset {dataset.name}",
-                lambda: self.client.api.datasets.get(quote(dataset.name, safe=""), request_options=NO_SDK_RETRIES),
+            return self.calls.call(
+                f"reading dataset {name}",
+                lambda: self.client.api.datasets.get(quote(name, safe=""), request_options=NO_SDK_RETRIES),
                 passthrough=(404,),
             )
         except ApiError:
-            current = None
+            return None
+
+    def _ensure_dataset(self, dataset: DatasetSpec, current: Any | None) -> None:
+        """Create the dataset if missing, or update description/metadata if they differ."""
         wanted_metadata = dict(dataset.metadata)
         if current is not None and (current.description or "") == dataset.description:
             if canonical(current.metadata or {}) == canonical(wanted_metadata):
-                return False
+                return
         # The low-level create omits the JSON-schema fields: SDK create_dataset sends them as null, and the
         # server's upsert-by-name then wipes schemas someone set in the UI (REFERENCE §0.9).
         self.calls.call(
@@ -74,7 +83,6 @@ class LangfuseDatasets:
                 request_options=NO_SDK_RETRIES,
             ),
         )
-        return current is None
 
     def _upsert_item(self, dataset: str, item_id: str, item: DatasetItem | None, status: str) -> None:
         """Upsert one item by id: the same body twice is the same result, so retries are safe."""

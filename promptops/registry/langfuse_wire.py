@@ -56,14 +56,14 @@ def to_message(message: Any) -> dict[str, str]:
     return {"type": "placeholder", "name": message.name}
 
 
-def to_state(latest: Any, production: Any | None) -> PromptState:
-    """Build a PromptState from the label=latest and label=production PromptMeta of one name."""
+def to_state(every: Any, production: Any | None) -> PromptState:
+    """Build a PromptState from the unfiltered and the label=production PromptMeta of one name."""
     return PromptState(
-        name=latest.name,
-        type=str(getattr(latest.type, "value", latest.type)),
-        latest_version=max(latest.versions),
-        latest_labels=tuple(sorted(latest.labels)),
-        latest_config=latest.last_config if isinstance(latest.last_config, dict) else {},
+        name=every.name,
+        type=str(getattr(every.type, "value", every.type)),
+        versions=tuple(sorted(every.versions)),
+        labels=tuple(sorted(every.labels)),
+        latest_config=every.last_config if isinstance(every.last_config, dict) else {},
         production_version=max(production.versions) if production else None,
         production_labels=tuple(sorted(production.labels)) if production else (),
         production_config=production.last_config if production and isinstance(production.last_config, dict) else None,

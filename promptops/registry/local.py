@@ -19,17 +19,15 @@ from typing import Any
 from promptops.errors import ConcurrentChange, LabelNotFound, PromptNotFound, PromptopsError, RegistryError
 from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt
 from promptops.registry.base import (
-    LATEST,
-    PRODUCTION,
     PROVENANCE_KEY,
     DatasetSyncResult,
     PromptState,
     PromptVersion,
     Provenance,
     RemoteItem,
-    next_release,
     production_moved,
 )
+from promptops.registry.labels import LATEST, PRODUCTION, content_label, next_release
 from promptops.registry.local_schema import RegistryFile
 
 DEFAULT_PATH = ".promptops/registry.db"
@@ -57,6 +55,11 @@ def _json(value: Any) -> str:
 
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def _item_values(item: DatasetItem) -> tuple[str, str, str]:
+    """Return an item's stored columns (input, expected_output, metadata) as canonical JSON."""
+    return _json(dict(item.input)), _json(item.expected_output), _json(dict(item.metadata))
 
 
 def _check_labels(labels: Sequence[str]) -> None:
@@ -91,10 +94,13 @@ class LocalRegistry:
     # -- prompts: reads ------------------------------------------------------------------------
 
     def list_prompts(self) -> list[PromptState]:
-        """Return every prompt's state: its newest and its production version."""
+        """Return every prompt's state: all its versions and labels, its newest and its production version."""
         with self._read() as db:
             if db is None:
                 return []
+            versions: dict[str, list[int]] = {}
+            for name, version in db.execute("SELECT name, version FROM prompt_versions ORDER BY name, version"):
+                versions.setdefault(name, []).append(version)
             labels: dict[tuple[str, int], list[str]] = {}
             for name, version, label in db.execute("SELECT name, version, label FROM labels ORDER BY label"):
                 labels.setdefault((name, version), []).append(label)
@@ -110,14 +116,15 @@ class LocalRegistry:
                 for label in (LATEST, PRODUCTION)
             }
         states = []
-        for name, (_, version, kind, config) in sorted(holders[LATEST].items()):
+        for name, (_, _, kind, config) in sorted(holders[LATEST].items()):
             prod = holders[PRODUCTION].get(name)
+            union = sorted({label for v in versions[name] for label in labels.get((name, v), ())})
             states.append(
                 PromptState(
                     name=name,
                     type=kind,
-                    latest_version=version,
-                    latest_labels=tuple(labels[(name, version)]),
+                    versions=tuple(versions[name]),
+                    labels=tuple(union),
                     latest_config=json.loads(config),
                     production_version=prod[1] if prod else None,
                     production_labels=tuple(labels[(name, prod[1])]) if prod else (),
@@ -217,12 +224,13 @@ class LocalRegistry:
     def create_version(
         self, rendered: RenderedPrompt, provenance: Provenance, *, labels: Sequence[str] = (), commit_message: str
     ) -> PromptVersion:
-        """Create the next version with provenance; if the newest already is this content from promptops, return it."""
+        """Create the next version with provenance and its content label; if that content is stored, return it."""
+        mark = content_label(rendered.content_hash)
         with self._write() as db:
+            existing = self._find(db, rendered.name, label=mark)
+            if existing is not None:
+                return existing  # content is never stored twice: another run (or an earlier one) made it
             newest = self._find(db, rendered.name, label=LATEST)
-            ours = newest.provenance if newest is not None and newest.made_by_promptops else None
-            if newest is not None and ours is not None and ours.content_hash == provenance.content_hash:
-                return newest  # another run created it a moment ago
             number = (newest.version if newest else 0) + 1
             config = {**rendered.config, PROVENANCE_KEY: replace(provenance, expected_version=number).to_config()}
             return self._insert(
@@ -231,11 +239,16 @@ class LocalRegistry:
                 rendered.type,
                 rendered.as_langfuse_prompt(),
                 config,
-                labels=labels,
+                labels=[mark, *labels],
                 tags=rendered.tags,
                 commit_message=commit_message,
                 created_by="promptops",
             )
+
+    def find_content(self, name: str, content_hash: str) -> PromptVersion | None:
+        """Return the version that carries this content's label, or None."""
+        with self._read() as db:
+            return None if db is None else self._find(db, name, label=content_label(content_hash))
 
     def create_raw_version(
         self,
@@ -321,12 +334,15 @@ class LocalRegistry:
             assert found is not None
             return found
 
-    def promote(self, name: str, version: int, *, expect_production: int | None) -> PromptVersion:
-        """Move production and the next release-N onto a version if production is still on `expect_production`.
+    def promote(
+        self, name: str, version: int, *, expect_production: int | None, labels: Sequence[str] = ()
+    ) -> PromptVersion:
+        """Move production, the next release-N and `labels` onto a version if production is on `expect_production`.
 
         The check, the release number and the move share one BEGIN IMMEDIATE transaction, so of two syncs that
         measured the same baseline exactly one wins, and no release number is handed out twice.
         """
+        _check_labels(labels)
         with self._write() as db:
             if self._find(db, name, version=version) is None:
                 raise self._not_found(db, name, version, None)
@@ -334,15 +350,20 @@ class LocalRegistry:
             current = held[0] if held else None
             if current != expect_production:
                 raise ConcurrentChange(production_moved(name, expect_production, current))
-            self._move(db, name, version, [PRODUCTION, next_release(self._labels(db, name))])
+            self._move(db, name, version, [PRODUCTION, next_release(self._labels(db, name)), *labels])
             found = self._find(db, name, version=version)
             assert found is not None
             return found
 
     # -- datasets ------------------------------------------------------------------------------
 
-    def sync_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
-        """Create or update the dataset, upsert changed items by id, archive items no longer in git."""
+    def sync_dataset(self, dataset: DatasetSpec, *, dry_run: bool = False) -> DatasetSyncResult:
+        """Create or update the dataset, upsert changed items by id, archive items no longer in git.
+
+        With `dry_run`, count what would be written and write nothing (nor create the file).
+        """
+        if dry_run:
+            return self._planned_dataset(dataset)
         now = _now()
         with self._write() as db:
             row = db.execute("SELECT description, metadata FROM datasets WHERE name = ?", (dataset.name,)).fetchone()
@@ -371,10 +392,27 @@ class LocalRegistry:
             )
         return DatasetSyncResult(dataset.name, row is None, upserted, len(gone), len(dataset.items) - upserted)
 
+    def _planned_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
+        with self._read() as db:
+            exists = db is not None and db.execute("SELECT 1 FROM datasets WHERE name = ?", (dataset.name,)).fetchone()
+            if db is None or not exists:
+                return DatasetSyncResult(dataset.name, True, len(dataset.items), 0, 0)
+            stored = {
+                row[0]: tuple(row[1:])
+                for row in db.execute(
+                    "SELECT id, input, expected_output, metadata FROM dataset_items "
+                    "WHERE dataset = ? AND status = 'ACTIVE'",
+                    (dataset.name,),
+                )
+            }
+        same = sum(stored.get(item.id) == _item_values(item) for item in dataset.items)
+        gone = len(set(stored) - {item.id for item in dataset.items})
+        return DatasetSyncResult(dataset.name, False, len(dataset.items) - same, gone, same)
+
     @staticmethod
     def _upsert_item(db: sqlite3.Connection, dataset: str, item: DatasetItem, now: str) -> bool:
         """Write the item unless it is already stored, active and identical; return whether it was written."""
-        values = (_json(dict(item.input)), _json(item.expected_output), _json(dict(item.metadata)))
+        values = _item_values(item)
         row = db.execute(
             "SELECT dataset, status, input, expected_output, metadata FROM dataset_items WHERE id = ?", (item.id,)
         ).fetchone()

@@ -74,7 +74,26 @@ def _v2_created_by_and_indexes(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX items_by_dataset ON dataset_items (dataset, status)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_created_by_and_indexes)
+def _v3_content_labels(db: sqlite3.Connection) -> None:
+    """Label every version promptops made with its content (`content-<hash>`), as versions are labelled now."""
+    import json
+
+    from promptops.registry.base import Provenance
+    from promptops.registry.labels import content_label
+
+    rows = db.execute("SELECT name, version, config FROM prompt_versions ORDER BY name, version").fetchall()
+    for name, version, config in rows:
+        prov = Provenance.from_config(json.loads(config))
+        if prov is None or prov.expected_version != version:
+            continue
+        db.execute(
+            "INSERT OR IGNORE INTO labels (name, label, version, seq) VALUES (?, ?, ?, "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM labels))",
+            (name, content_label(prov.content_hash), version),
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_created_by_and_indexes, _v3_content_labels)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -37,8 +37,10 @@ def list_items(store: Store, call: Call) -> Reply:
     """GET /api/public/dataset-items: ACTIVE items only."""
     query = QueryReader(call.query)
     filters = {
-        "datasetName": query.text("datasetName"), "sourceTraceId": query.text("sourceTraceId"),
-        "sourceObservationId": query.text("sourceObservationId"), "version": query.timestamp("version"),
+        "datasetName": query.text("datasetName"),
+        "sourceTraceId": query.text("sourceTraceId"),
+        "sourceObservationId": query.text("sourceObservationId"),
+        "version": query.timestamp("version"),
     }
     page = query.integer("page", default=1, minimum=1) or 1
     limit = query.integer("limit", default=50, minimum=1) or 50

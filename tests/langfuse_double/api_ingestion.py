@@ -54,8 +54,6 @@ def export_traces(store: Store, call: Call) -> Reply:
     version = call.headers.get("x-langfuse-ingestion-version")
     if version is not None and (not version.strip().isdigit() or int(version) > 4):
         raise ApiFailure(400, {"error": f"Unsupported x-langfuse-ingestion-version: {version}"})
-    spans = decode_export(
-        call.raw_body, call.headers.get("content-type", ""), call.headers.get("content-encoding", "")
-    )
+    spans = decode_export(call.raw_body, call.headers.get("content-type", ""), call.headers.get("content-encoding", ""))
     store.add_spans(spans)
     return Reply(200, {})

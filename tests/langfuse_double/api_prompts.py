@@ -13,9 +13,12 @@ def list_prompts(store: Store, call: Call) -> Reply:
     page = query.integer("page", default=1, minimum=1) or 1
     limit = query.integer("limit", default=10, minimum=1, maximum=100) or 10
     filters = {
-        "name": query.text("name"), "label": query.text("label"), "tag": query.text("tag"),
+        "name": query.text("name"),
+        "label": query.text("label"),
+        "tag": query.text("tag"),
         "version": query.integer("version") or None,
-        "fromUpdatedAt": query.timestamp("fromUpdatedAt"), "toUpdatedAt": query.timestamp("toUpdatedAt"),
+        "fromUpdatedAt": query.timestamp("fromUpdatedAt"),
+        "toUpdatedAt": query.timestamp("toUpdatedAt"),
     }
     query.finish()
     return Reply(200, store.prompts.list_meta(filters, page, limit))

@@ -15,9 +15,17 @@ from tests.langfuse_double.errors import JSON, issue
 SCHEMA_FILE = Path(__file__).with_name("contract_schemas.json")
 
 _ZOD_CODES = {
-    "type": "invalid_type", "required": "invalid_type", "enum": "invalid_value", "const": "invalid_value",
-    "oneOf": "invalid_union", "anyOf": "invalid_union", "minLength": "too_small", "maxLength": "too_big",
-    "minimum": "too_small", "maximum": "too_big", "pattern": "invalid_format",
+    "type": "invalid_type",
+    "required": "invalid_type",
+    "enum": "invalid_value",
+    "const": "invalid_value",
+    "oneOf": "invalid_union",
+    "anyOf": "invalid_union",
+    "minLength": "too_small",
+    "maxLength": "too_big",
+    "minimum": "too_small",
+    "maximum": "too_big",
+    "pattern": "invalid_format",
 }
 
 
@@ -42,8 +50,7 @@ def _issues_of(error: jsonschema.ValidationError, prefix: list[str | int]) -> li
     code = _ZOD_CODES.get(str(error.validator), "custom")
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [name for name in error.validator_value if name not in error.instance]
-        return [issue(code, [*path, name], f"'{name}' is a required property", expected="defined")
-                for name in missing]
+        return [issue(code, [*path, name], f"'{name}' is a required property", expected="defined") for name in missing]
     if error.validator in ("oneOf", "anyOf") and error.context:
         # "not valid under any of the given schemas" says nothing; name the closest branch's problem.
         best = jsonschema.exceptions.best_match(error.context)
@@ -70,8 +77,7 @@ class Contract:
             self._validators[key] = jsonschema.Draft202012Validator(schema)
         return self._validators[key]
 
-    def _check(self, key: str, schema: dict[str, Any], body: Any,
-               prefix: list[str | int]) -> list[dict[str, JSON]]:
+    def _check(self, key: str, schema: dict[str, Any], body: Any, prefix: list[str | int]) -> list[dict[str, JSON]]:
         errors = sorted(self._validator(key, schema).iter_errors(body), key=lambda e: list(e.absolute_path))
         return [found for error in errors for found in _issues_of(error, prefix)]
 
@@ -83,7 +89,8 @@ class Contract:
             return []
         if spec.get("batch") and isinstance(body, list):
             return [
-                found for index, element in enumerate(body)
+                found
+                for index, element in enumerate(body)
                 for found in self._check(f"{operation} request", schema, element, [index])
             ]
         return self._check(f"{operation} request", schema, body, [])

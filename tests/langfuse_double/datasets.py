@@ -41,8 +41,12 @@ class Dataset:
     def json(self) -> dict[str, Any]:
         """Render as the API's Dataset object."""
         return {
-            "id": self.id, "name": self.name, **copy.deepcopy(self.fields), "projectId": self.project_id,
-            "createdAt": clock.iso(self.created_at), "updatedAt": clock.iso(self.updated_at),
+            "id": self.id,
+            "name": self.name,
+            **copy.deepcopy(self.fields),
+            "projectId": self.project_id,
+            "createdAt": clock.iso(self.created_at),
+            "updatedAt": clock.iso(self.updated_at),
         }
 
 
@@ -93,8 +97,10 @@ class DatasetRegistry:
             raise invalid_request_data(issues)
         moment = clock.now()
         existing = self._datasets.get(name)
-        fields = dict(existing.fields) if existing else dict.fromkeys(
-            ("description", "metadata", "inputSchema", "expectedOutputSchema")
+        fields = (
+            dict(existing.fields)
+            if existing
+            else dict.fromkeys(("description", "metadata", "inputSchema", "expectedOutputSchema"))
         )
         for key in ("description", "metadata"):
             if body.get(key) is not None:
@@ -152,9 +158,7 @@ class DatasetRegistry:
             raise not_found(f"Dataset {body['datasetName']} not found for project {self.project_id}")
         existing = self._items.get(item_id) if item_id else None
         if existing is not None and existing.state() is not None and existing.dataset_id != dataset.id:
-            raise conflict(
-                f"The dataset item with id {item_id} already exists in a dataset other than {dataset.name}"
-            )
+            raise conflict(f"The dataset item with id {item_id} already exists in a dataset other than {dataset.name}")
         previous = existing.state() if existing else None
         state = dict(previous) if previous else {**dict.fromkeys(_ITEM_FIELDS), "status": "ACTIVE"}
         for key in _ITEM_FIELDS:
@@ -171,8 +175,12 @@ class DatasetRegistry:
     def _item_json(self, item: DatasetItem, state: dict[str, Any]) -> dict[str, Any]:
         dataset = self._dataset_by_id(item.dataset_id)
         return {
-            "id": item.id, **copy.deepcopy(state), "datasetId": dataset.id, "datasetName": dataset.name,
-            "createdAt": clock.iso(item.created_at), "updatedAt": clock.iso(item.updated_at()),
+            "id": item.id,
+            **copy.deepcopy(state),
+            "datasetId": dataset.id,
+            "datasetName": dataset.name,
+            "createdAt": clock.iso(item.created_at),
+            "updatedAt": clock.iso(item.updated_at()),
             "mediaReferences": [],
         }
 
@@ -231,9 +239,9 @@ def _check_item_against(fields: dict[str, Any], item_id: str, state: dict[str, A
         schema = fields.get(schema_key)
         if schema is None or state.get(value_key) is None:
             continue
-        error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(
-            state[value_key]
-        ))
+        error = jsonschema.exceptions.best_match(
+            jsonschema.validators.validator_for(schema)(schema).iter_errors(state[value_key])
+        )
         if error is not None:
             raise invalid_request(
                 f"Dataset item {item_id}: {value_key} does not match the dataset's {schema_key}: {error.message}"

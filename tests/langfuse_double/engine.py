@@ -72,10 +72,18 @@ class Engine:
             crash = internal_error(str(error))
             reply = Reply(crash.status, crash.body)
         status = None if reply is None else reply.status
-        self.log.append(LoggedRequest(
-            incoming.method, split.path, query, progress.body, status, progress.operation, progress.fault,
-            incoming.headers,
-        ))
+        self.log.append(
+            LoggedRequest(
+                incoming.method,
+                split.path,
+                query,
+                progress.body,
+                status,
+                progress.operation,
+                progress.fault,
+                incoming.headers,
+            )
+        )
         return reply
 
     def _process(self, incoming: Incoming, path: str, query: dict[str, list[str]], progress: _Progress) -> Reply | None:
@@ -147,8 +155,9 @@ class Engine:
         except (OSError, EOFError, ValueError):
             return None  # the handler answers the decoding error itself
 
-    def _violate(self, kind: str, incoming: Incoming, path: str, operation: str | None,
-                 problems: list[str], body: Any = None) -> None:
+    def _violate(
+        self, kind: str, incoming: Incoming, path: str, operation: str | None, problems: list[str], body: Any = None
+    ) -> None:
         with self._violations_lock:
             self.violations.append(Violation(kind, incoming.method, path, operation, tuple(problems), body))
 

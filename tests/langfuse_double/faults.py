@@ -48,8 +48,12 @@ def _rate_limited(rule: FaultRule) -> tuple[Any, dict[str, str]]:
     seconds = rule.retry_after if rule.retry_after is not None else 1
     reset = datetime.now(UTC) + timedelta(seconds=seconds)
     details = {"retryAfterSeconds": seconds, "limit": 1000, "remaining": 0, "resetAt": reset.isoformat()}
-    headers = {"Retry-After": str(seconds), "X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0",
-               "X-RateLimit-Reset": _js_date_string(reset)}
+    headers = {
+        "Retry-After": str(seconds),
+        "X-RateLimit-Limit": "1000",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": _js_date_string(reset),
+    }
     return {"message": "Rate limit exceeded", "code": "rate_limited", "details": details}, headers
 
 

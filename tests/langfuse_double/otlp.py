@@ -100,15 +100,23 @@ def _spans_of(request: ExportTraceServiceRequest) -> list[Span]:
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
             for span in scope_spans.spans:
-                decoded.append(Span(
-                    trace_id=_hex_id(span.trace_id, 16, "traceId") or "",
-                    span_id=_hex_id(span.span_id, 8, "spanId") or "",
-                    parent_span_id=_hex_id(span.parent_span_id, 8, "parentSpanId", optional=True),
-                    name=span.name, kind=span.kind,
-                    start_time_unix_nano=span.start_time_unix_nano, end_time_unix_nano=span.end_time_unix_nano,
-                    attributes=attributes(span.attributes), resource_attributes=resource,
-                    scope_name=scope.name, scope_version=scope.version, scope_attributes=attributes(scope.attributes),
-                    status_code=span.status.code, status_message=span.status.message,
-                    events=tuple((e.name, attributes(e.attributes)) for e in span.events),
-                ))
+                decoded.append(
+                    Span(
+                        trace_id=_hex_id(span.trace_id, 16, "traceId") or "",
+                        span_id=_hex_id(span.span_id, 8, "spanId") or "",
+                        parent_span_id=_hex_id(span.parent_span_id, 8, "parentSpanId", optional=True),
+                        name=span.name,
+                        kind=span.kind,
+                        start_time_unix_nano=span.start_time_unix_nano,
+                        end_time_unix_nano=span.end_time_unix_nano,
+                        attributes=attributes(span.attributes),
+                        resource_attributes=resource,
+                        scope_name=scope.name,
+                        scope_version=scope.version,
+                        scope_attributes=attributes(scope.attributes),
+                        status_code=span.status.code,
+                        status_message=span.status.message,
+                        events=tuple((e.name, attributes(e.attributes)) for e in span.events),
+                    )
+                )
     return decoded

@@ -137,10 +137,19 @@ class PromptRegistry:
                 )
         moment = clock.now()
         created = PromptVersion(
-            id=str(uuid.uuid4()), name=name, version=newest.version + 1 if newest else 1, type=prompt_type,
-            prompt=content, config={} if body.get("config") is None else copy.deepcopy(body["config"]),
-            labels=labels, tags=[], commit_message=body.get("commitMessage"), created_by=created_by,
-            project_id=self.project_id, created_at=moment, updated_at=moment,
+            id=str(uuid.uuid4()),
+            name=name,
+            version=newest.version + 1 if newest else 1,
+            type=prompt_type,
+            prompt=content,
+            config={} if body.get("config") is None else copy.deepcopy(body["config"]),
+            labels=labels,
+            tags=[],
+            commit_message=body.get("commitMessage"),
+            created_by=created_by,
+            project_id=self.project_id,
+            created_at=moment,
+            updated_at=moment,
             dependencies=parse_dependency_tags(content),
         )
         self._check_resolvable(created)
@@ -159,8 +168,9 @@ class PromptRegistry:
         labels = list(body.get("labels") or [])
         if "labels" in body and body["labels"] is None:
             # The contract marks labels nullable, but the server's zod `.default([])` only covers omission.
-            issues.append(issue("invalid_type", ["labels"], "Invalid input: expected array, received null",
-                                expected="array"))
+            issues.append(
+                issue("invalid_type", ["labels"], "Invalid input: expected array, received null", expected="array")
+            )
         issues += check_labels(labels, ["labels"])
         issues += check_commit_message(body.get("commitMessage"))
         prompt_type = body.get("type") or "text"

@@ -51,7 +51,8 @@ class RequestLog:
         with self._lock:
             snapshot = list(self._entries)
         return [
-            e for e in snapshot
+            e
+            for e in snapshot
             if (method is None or e.method == method) and (path is None or fnmatch.fnmatchcase(e.path, path))
         ]
 

@@ -18,8 +18,9 @@ TARGET_MESSAGE = (
 
 
 def _exactly_one_target(body: dict[str, Any]) -> bool:
-    trace, session, run, observation = (bool(body.get(k)) for k in (
-        "traceId", "sessionId", "datasetRunId", "observationId"))
+    trace, session, run, observation = (
+        bool(body.get(k)) for k in ("traceId", "sessionId", "datasetRunId", "observationId")
+    )
     return (
         (trace and not session and not run)
         or (session and not trace and not run and not observation)
@@ -38,14 +39,14 @@ def _value_issues(data_type: str, value: Any) -> Issues:
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
     if data_type in ("NUMERIC", "BOOLEAN"):
         if not numeric:
-            return [issue("invalid_type", ["value"], "Invalid input: expected number, received string",
-                          expected="number")]
+            return [
+                issue("invalid_type", ["value"], "Invalid input: expected number, received string", expected="number")
+            ]
         if data_type == "BOOLEAN" and value not in (0, 1):
             return [issue("custom", ["value"], "Value must be a number equal to either 0 or 1 for data type BOOLEAN")]
         return []
     if not isinstance(value, str):
-        return [issue("invalid_type", ["value"], "Invalid input: expected string, received number",
-                      expected="string")]
+        return [issue("invalid_type", ["value"], "Invalid input: expected string, received number", expected="string")]
     if data_type == "TEXT" and not 1 <= len(value) <= 500:
         return [too_small_string(["value"], 1) if not value else too_big_string(["value"], 500)]
     return []

@@ -22,9 +22,18 @@ class LangfuseDouble:
     Keys are unique per instance because the SDK keeps one client per public key per process.
     """
 
-    def __init__(self, *, latency: float = 0.0, jitter: float = 0.0, seed: int = 0,
-                 public_key: str | None = None, secret_key: str | None = None,
-                 project_name: str = "promptops-test", host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        seed: int = 0,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+        project_name: str = "promptops-test",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         suffix = uuid.uuid4().hex
         self.public_key = public_key or f"pk-lf-test-{suffix}"
         self.secret_key = secret_key or f"sk-lf-test-{suffix}"
@@ -32,8 +41,7 @@ class LangfuseDouble:
         self.store = Store(self.project_id, project_name)
         self.faults = FaultPlan(seed=seed, latency=latency, jitter=jitter)
         self.log = RequestLog()
-        self.engine = Engine(self.store, Keys(self.public_key, self.secret_key), self.faults, self.log,
-                             Contract.load())
+        self.engine = Engine(self.store, Keys(self.public_key, self.secret_key), self.faults, self.log, Contract.load())
         self._address = (host, port)
         self._server: DoubleHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -45,8 +53,9 @@ class LangfuseDouble:
         """Bind and serve in a background thread."""
         self._server = DoubleHTTPServer(self._address, self.engine)
         # A short poll interval keeps stop() (and so every test's teardown) fast.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="langfuse-double", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="langfuse-double", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -89,8 +98,13 @@ class LangfuseDouble:
         from langfuse import Langfuse  # imported here so the double itself starts without the SDK
 
         options: dict[str, Any] = {
-            "public_key": self.public_key, "secret_key": self.secret_key, "base_url": self.base_url,
-            "flush_at": 10, "flush_interval": 0.1, "timeout": 5, **overrides,
+            "public_key": self.public_key,
+            "secret_key": self.secret_key,
+            "base_url": self.base_url,
+            "flush_at": 10,
+            "flush_interval": 0.1,
+            "timeout": 5,
+            **overrides,
         }
         client = Langfuse(**options)
         self._clients.append(client)
@@ -98,13 +112,23 @@ class LangfuseDouble:
 
     # -- fault injection -----------------------------------------------------------------------
 
-    def fail_next(self, method: str, path: str, status: int = 500, *, times: int = 1,
-                  retry_after: int | None = None, probability: float = 1.0, body: Any = None) -> FaultRule:
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        status: int = 500,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        probability: float = 1.0,
+        body: Any = None,
+    ) -> FaultRule:
         """Answer `status` (e.g. 429/500/503) to the next `times` matching requests, without applying them."""
         return self.faults.add(FaultRule(method, path, status, False, times, retry_after, probability, body))
 
-    def lose_response(self, method: str, path: str, *, status: int | None = None, times: int = 1,
-                      probability: float = 1.0) -> FaultRule:
+    def lose_response(
+        self, method: str, path: str, *, status: int | None = None, times: int = 1, probability: float = 1.0
+    ) -> FaultRule:
         """Apply the next matching writes, then drop the connection (status None) or answer `status`."""
         return self.faults.add(FaultRule(method, path, status, True, times, None, probability))
 

@@ -48,8 +48,7 @@ class SpanIndex:
     def all(self, trace_id: str | None = None, name: str | None = None) -> list[Span]:
         """Return spans in arrival order, optionally of one trace and/or with one name."""
         return [
-            s for s in self._spans
-            if (trace_id is None or s.trace_id == trace_id) and (name is None or s.name == name)
+            s for s in self._spans if (trace_id is None or s.trace_id == trace_id) and (name is None or s.name == name)
         ]
 
     def by_id(self, span_id: str) -> Span | None:

@@ -41,14 +41,24 @@ class Store:
     # -- editing as a person in the Langfuse UI would ------------------------------------------
 
     def create_prompt_version(
-        self, name: str, prompt: str | list[dict[str, Any]], *, labels: Sequence[str] = (),
-        tags: Sequence[str] | None = None, config: Any = None, commit_message: str | None = None,
+        self,
+        name: str,
+        prompt: str | list[dict[str, Any]],
+        *,
+        labels: Sequence[str] = (),
+        tags: Sequence[str] | None = None,
+        config: Any = None,
+        commit_message: str | None = None,
         created_by: str = "user",
     ) -> dict[str, Any]:
         """Create the next version with the API's rules (chat when `prompt` is a list); return the row."""
         body: dict[str, Any] = {
-            "name": name, "prompt": prompt, "labels": list(labels), "config": config,
-            "tags": list(tags) if tags is not None else None, "commitMessage": commit_message,
+            "name": name,
+            "prompt": prompt,
+            "labels": list(labels),
+            "config": config,
+            "tags": list(tags) if tags is not None else None,
+            "commitMessage": commit_message,
         }
         if isinstance(prompt, list):
             body["type"] = "chat"

@@ -42,8 +42,9 @@ class QueryReader:
         """Return the raw string, treating an empty value as absent (as the handlers' truthiness checks do)."""
         return self._query.get(key) or None
 
-    def integer(self, key: str, default: int | None = None, minimum: int | None = None,
-                maximum: int | None = None) -> int | None:
+    def integer(
+        self, key: str, default: int | None = None, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
         """Coerce like `z.coerce.number().int().min().max()`."""
         raw = self._query.get(key)
         if raw is None:
@@ -51,19 +52,49 @@ class QueryReader:
         try:
             number = float(raw.strip() or "0")  # JS Number("") is 0
         except ValueError:
-            self._issues.append(issue("invalid_type", [key], "Invalid input: expected number, received NaN",
-                                      expected="number", received="NaN"))
+            self._issues.append(
+                issue(
+                    "invalid_type",
+                    [key],
+                    "Invalid input: expected number, received NaN",
+                    expected="number",
+                    received="NaN",
+                )
+            )
             return default
         if not number.is_integer():
-            self._issues.append(issue("invalid_type", [key], "Invalid input: expected int, received number",
-                                      expected="int", format="safeint"))
+            self._issues.append(
+                issue(
+                    "invalid_type",
+                    [key],
+                    "Invalid input: expected int, received number",
+                    expected="int",
+                    format="safeint",
+                )
+            )
             return default
         if minimum is not None and number < minimum:
-            self._issues.append(issue("too_small", [key], f"Too small: expected number to be >={minimum}",
-                                      origin="number", minimum=minimum, inclusive=True))
+            self._issues.append(
+                issue(
+                    "too_small",
+                    [key],
+                    f"Too small: expected number to be >={minimum}",
+                    origin="number",
+                    minimum=minimum,
+                    inclusive=True,
+                )
+            )
         if maximum is not None and number > maximum:
-            self._issues.append(issue("too_big", [key], f"Too big: expected number to be <={maximum}",
-                                      origin="number", maximum=maximum, inclusive=True))
+            self._issues.append(
+                issue(
+                    "too_big",
+                    [key],
+                    f"Too big: expected number to be <={maximum}",
+                    origin="number",
+                    maximum=maximum,
+                    inclusive=True,
+                )
+            )
         return int(number)
 
     def timestamp(self, key: str) -> datetime | None:
@@ -83,8 +114,11 @@ class QueryReader:
         if raw is None:
             return default
         if raw not in ("true", "false"):
-            self._issues.append(issue("invalid_value", [key], 'Invalid option: expected one of "true"|"false"',
-                                      values=["true", "false"]))
+            self._issues.append(
+                issue(
+                    "invalid_value", [key], 'Invalid option: expected one of "true"|"false"', values=["true", "false"]
+                )
+            )
             return default
         return raw == "true"
 
