@@ -37,15 +37,26 @@ def recorded(tracer: Tracer) -> Iterator[Tracer]:
         tracer.close()
 
 
-def runner_for(tracer: Tracer, progress: Progress | None, *, git_commit: str | None = None) -> RunFn:
-    """Return a function that runs one subject's experiment, recorded by `tracer` with the git commit."""
-    from promptops import runner
+def runner_for(
+    tracer: Tracer, progress: Progress | None, *, git_commit: str | None = None, linked: bool = True
+) -> RunFn:
+    """Return a function that runs one subject's experiment, recorded by `tracer` with the git commit.
 
-    metadata = {"git_commit": git_commit} if git_commit else None
+    `linked=False`: the items are not the registry's dataset (uncommitted or not uploaded), so the run's traces
+    do not point at the registry's dataset items.
+    """
+    from promptops import runner
+    from promptops.tracing.base import DATASET_LINK, UNLINKED
+
+    metadata = {"git_commit": git_commit} if git_commit else {}
+    if not linked:
+        metadata[DATASET_LINK] = UNLINKED
 
     def run(subject: Subject, dataset: DatasetSpec, spec: PromptSpec) -> ExperimentResult:
         assert spec.experiment is not None
         callback = progress(f"{spec.name}: {subject.description}") if progress else None
-        return runner.run(subject, dataset, spec.experiment, tracer=tracer, progress=callback, metadata=metadata)
+        return runner.run(
+            subject, dataset, spec.experiment, tracer=tracer, progress=callback, metadata=metadata or None
+        )
 
     return run

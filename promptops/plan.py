@@ -101,8 +101,8 @@ def plan_prompt(
         if decided.rejected_under(content, fingerprint):
             return planned(
                 "rejected",
-                f"production (version {prod}) fails its gate on the changed experiment: change the prompt or "
-                "the experiment in git",
+                f"production (version {prod}) holds this content, which failed its gate on this experiment: "
+                "change the prompt or the experiment in git",
                 prod,
             )
         if decided.judged(content) and not decided.passed_under(content, fingerprint):

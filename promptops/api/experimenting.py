@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from promptops.api.settings import Settings, opened_registry
 from promptops.api.validating import rendered_prompts, valid_project
+from promptops.model import DatasetSpec, Project
 from promptops.registry.base import Registry
 
 if TYPE_CHECKING:
@@ -16,10 +17,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ExperimentOutcome:
-    """An experiment run and the registry it was recorded in."""
+    """An experiment run, the registry it was recorded in, and whether it used the registry's dataset."""
 
     registry: str
     result: ExperimentResult
+    dataset_note: str = ""  # set when the run is not linked to the registry's dataset, saying why
 
 
 def experiment(
@@ -57,8 +59,49 @@ def experiment(
                 f"version {stored.version}" + (f" ({label})" if label else ""),
             )
         else:
-            subject = Subject(rendering.render(spec, project.prompts_root, project.root), None, "working tree")
-        reg.sync_dataset(dataset)
+            rendered = rendering.render(spec, project.prompts_root, project.root)
+            same = reg.find_content(name, rendered.content_hash)  # the working tree may be a stored version
+            where = f"working tree (= version {same.version})" if same else "working tree"
+            subject = Subject(rendered, same.version if same else None, where)
+        note = _use_dataset(reg, project, dataset)
         with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:
-            result = runner_for(tracer, progress, git_commit=head_commit(settings.root))(subject, dataset, spec)
-        return ExperimentOutcome(reg.describe(), result)
+            run = runner_for(tracer, progress, git_commit=head_commit(settings.root), linked=not note)
+            result = run(subject, dataset, spec)
+        return ExperimentOutcome(reg.describe(), result, note)
+
+
+def _use_dataset(reg: Registry, project: Project, dataset: DatasetSpec) -> str:
+    """Make the registry's dataset the one the run links to, or say why the run is not linked to it.
+
+    The local registry is this checkout's own: it gets the items. A shared one (Langfuse) is never written from
+    here (sync and push upload datasets from committed files): the run links to it only when it holds exactly
+    these items, and otherwise runs on the local items, unlinked.
+    """
+    if reg.name == "local":
+        reg.sync_dataset(dataset)
+        return ""
+    planned = reg.sync_dataset(dataset, dry_run=True)
+    if not (planned.created or planned.upserted or planned.archived):
+        return ""
+    from promptops import gitinfo
+
+    dirty = dataset.path in {
+        p.removeprefix(_repo_prefix(project)) for p in gitinfo.uncommitted(project.root, project.prompts_root)
+    }
+    why = "has uncommitted changes" if dirty else "differs from the registry's copy"
+    return (
+        f"{dataset.path} {why}: the run used the local items and is not linked to the dataset {dataset.name!r} in "
+        f"the {reg.describe()}; `promptops sync` or `push` uploads it from committed files"
+    )
+
+
+def _repo_prefix(project: Project) -> str:
+    """Return the project folder's path inside its git work tree, with a trailing slash ('' at the top)."""
+    from promptops import gitinfo
+
+    try:
+        top = gitinfo.worktree_root(project.root).resolve()
+    except gitinfo.GitError:
+        return ""
+    rel = project.root.resolve().relative_to(top).as_posix()
+    return "" if rel == "." else rel + "/"

@@ -83,7 +83,10 @@ def experiment(
 
     With the deterministic mock, the same dataset, model, evaluators and seed give the same
     numbers every run. Runs are recorded where the registry lives (Langfuse traces, or
-    .promptops/runs.db). Exit 1 when the run stopped early.
+    .promptops/runs.db); a working tree equal to a stored version is recorded as that version.
+    The local registry gets the dataset's items; Langfuse's dataset is never written from
+    here: a run on items that differ from it (uncommitted, or not synced yet) uses the local
+    items and is not linked to it. Exit 1 when the run stopped early.
     """
     from promptops import api
 
@@ -93,6 +96,8 @@ def experiment(
     with registry(ctx) as reg:
         outcome = api.experiment(s, name, version=version, label=label, progress=progress_factory(), registry=reg)
     result = outcome.result
+    if outcome.dataset_note:
+        click.echo(f"note: {outcome.dataset_note}", err=True)
     if as_json:
         echo_json(result_json(result), redact_patterns=s.config.redact_patterns)
     else:

@@ -22,6 +22,11 @@ ROOT_SPAN = "experiment-item"
 GENERATION = "prompt-managed-call"
 
 
+# Run metadata saying the items are not the registry's dataset (an experiment on uncommitted or not uploaded
+# files): the run's traces must then not point at the registry's dataset items of the same ids.
+DATASET_LINK, UNLINKED = "dataset_link", "none"
+
+
 @dataclass(frozen=True)
 class Subject:
     """What an experiment runs: a rendered prompt, its registry version if it has one, and how to call it."""

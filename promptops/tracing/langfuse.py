@@ -23,7 +23,16 @@ from opentelemetry import trace as otel_trace
 
 from promptops.model import DatasetItem, TracingConfig
 from promptops.sensitive import redact
-from promptops.tracing.base import GENERATION, ROOT_SPAN, ItemTrace, Observation, RunInfo, Subject
+from promptops.tracing.base import (
+    DATASET_LINK,
+    GENERATION,
+    ROOT_SPAN,
+    UNLINKED,
+    ItemTrace,
+    Observation,
+    RunInfo,
+    Subject,
+)
 
 if TYPE_CHECKING:
     from langfuse._client.span import LangfuseObservationWrapper
@@ -34,6 +43,14 @@ if TYPE_CHECKING:
 EXPERIMENT_ENVIRONMENT = "sdk-experiment"  # what the SDK's run_experiment writes (LANGFUSE_SDK_EXPERIMENT_ENVIRONMENT)
 EXPERIMENT = "langfuse.experiment."
 Mask = Callable[..., Any]
+
+
+def _local_item_id(item: DatasetItem) -> str:
+    """Return the id the SDK gives an item that is not a dataset item: sha256 of its input, 16 hex (§4.3)."""
+    import hashlib
+
+    text = json.dumps(dict(item.input), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _redact_value(value: Any, patterns: tuple[str, ...]) -> Any:
@@ -265,7 +282,7 @@ class LangfuseTracer:
         run_experiment, run_propagated = self._runs[run.run_id]
         user, session = item.metadata.get("user_id"), item.metadata.get("session_id")
         item_values = {
-            EXPERIMENT + "item.id": item.id,
+            EXPERIMENT + "item.id": item.id if run.metadata.get(DATASET_LINK) != UNLINKED else _local_item_id(item),
             EXPERIMENT + "item.metadata": _serialize(dict(item.metadata)) if item.metadata else None,
             "user_id": str(user) if user is not None else None,
             "session_id": str(session) if session is not None else None,
