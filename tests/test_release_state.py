@@ -496,3 +496,62 @@ def test_rollback_to_a_rejected_version_needs_an_explicit_allowance_and_says_whe
     )
     run = sync_in_process(capsys, reg, root)
     assert (run.code, outcomes(run)["capital-cities"]) == (1, ("rejected-earlier", 3, None))
+
+
+# -- the PR gate follows the same plan ---------------------------------------------------------------------------
+
+
+def test_check_reports_held_content_without_running_it(
+    target: tuple[Target, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg, root = target
+    released_twice(capsys, reg, root)
+    assert cli(capsys, reg, root, "rollback", "capital-cities", "--yes").code == 0
+    replace_instruction(root, OTHER, "Main moves on")
+    git(root, "checkout", "-qb", "pr")
+    replace_instruction(root, BETTER, "Bring the old instruction back")  # version 2's content, which production left
+    run = cli(capsys, reg, root, "check", "--base", "main", "--format", "json")
+    (prompt,) = json.loads(run.out)["prompts"]
+    assert (run.code, prompt["passed"], prompt["note"], prompt["verdict"]) == (0, True, "held", None)
+    assert prompt["plan"].startswith("production was rolled back from version 2, which has this content")
+
+
+# -- small things around rollback and history -------------------------------------------------------------------
+
+
+def test_declining_a_rollback_says_nothing_changed(
+    target: tuple[Target, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg, root = target
+    released_twice(capsys, reg, root)
+    monkeypatch.setattr("promptops.cli.confirm.interactive", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    run = cli(capsys, reg, root, "rollback", "capital-cities")
+    assert run.code == 1
+    assert run.err.splitlines()[1] == "capital-cities: production would move from version 2 to version 1 (release-1)"
+    assert run.err.splitlines()[-1] == "Move production? [y/N]: nothing changed"
+    assert reg.snapshot() == SECOND_SYNC
+
+
+def test_history_shows_a_production_set_outside_promptops_and_suggests_names(
+    target: tuple[Target, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg, root = target
+    assert sync_in_process(capsys, reg, root).code == 0
+    opened = api.registry_for(api.load_settings(root, registry=reg.name))
+    prompt = opened.get_version("capital-cities", version=1).prompt
+    assert isinstance(prompt, str)
+    if isinstance(reg, LangfuseTarget):
+        reg.double.store.create_prompt_version("capital-cities", prompt + " Be brief.", labels=["production"])
+    else:
+        opened.create_raw_version("capital-cities", prompt + " Be brief.", {}, labels=["production"])  # type: ignore[attr-defined]
+    opened.close()
+    lines = cli(capsys, reg, root, "history", "capital-cities").out.splitlines()
+    assert lines[1].startswith("* (none)      2 ")
+    assert lines[2].startswith("  release-1   1 ")
+    assert lines[-1] == (
+        "production is on version 2, never released: made outside promptops, production was set outside promptops"
+    )
+    for command in (("history",), ("rollback", "--yes")):
+        run = cli(capsys, reg, root, *command, "capital-city")
+        assert run.code == 1 and run.err.splitlines()[-1].endswith("(did you mean capital-cities?)"), run.err

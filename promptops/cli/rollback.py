@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from promptops.cli import registry, settings
-from promptops.cli.confirm import ask_or_stop, interactive
+from promptops.cli import confirm
 from promptops.cli.output import echo_json
 from promptops.cli.restore import echo_restored, restored_json
 
@@ -49,14 +49,14 @@ def rollback(
     from promptops import api
 
     s = settings(ctx)
-    if not dry_run and not yes and not interactive():
+    if not dry_run and not yes and not confirm.interactive():
         raise click.UsageError("rollback moves production now: pass --yes to confirm without a terminal")
     with registry(ctx) as reg:
         options: dict[str, Any] = {"to_version": to_version, "allow_unreleased": allow_unreleased, "registry": reg}
         if not dry_run and not yes:
             preview = api.rollback(s, name, dry_run=True, **options)
             click.echo(_line(preview.plan, dry=True), err=True)
-            ask_or_stop("Move production?")
+            confirm.ask_or_stop("Move production?")
         result = api.rollback(s, name, dry_run=dry_run, restore_file=restore_file, **options)
     if as_json:
         restored = restored_json(result.restored) if result.restored else None
