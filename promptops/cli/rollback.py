@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from promptops.cli import registry, settings
-from promptops.cli import confirm
+from promptops.cli import confirm, registry, settings
 from promptops.cli.output import echo_json
 from promptops.cli.restore import echo_restored, restored_json
 
