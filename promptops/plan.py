@@ -152,7 +152,8 @@ def plan_prompt(
     if prod is not None and not found.production_made_by_promptops:
         return planned(
             "changed-outside-git",
-            f"production (version {prod}) was not made from git: {create} from git and judge it against it",
+            f"production (version {prod}) was not made from git: {create} from git and judge it against it "
+            f"(or `promptops pull {name} --version {prod}` to bring it into git)",
         )
     return planned("changed", f"{create} and judge it against {against}")
 
@@ -167,8 +168,12 @@ def _notes(state: PromptState, found: Lookup) -> tuple[str, ...]:
     outside = state.latest_provenance is None and (found.match is None or found.match.version != newest)
     if newest == prod or (prod is None and not outside):
         return ()
-    where = " (made outside git, e.g. in the Langfuse UI)" if outside else ""
-    return (f"the newest version is {newest}{where}; production is on {_named(prod)}",)
+    if outside:
+        return (
+            f"the newest version is {newest}, made outside git (e.g. in the Langfuse UI); production is on "
+            f"{_named(prod)}; `promptops pull {state.name} --version {newest}` writes it into the file",
+        )
+    return (f"the newest version is {newest}; production is on {_named(prod)}",)
 
 
 def _named(version: int | None) -> str:

@@ -169,8 +169,8 @@ def test_an_edit_in_the_registry_ui_is_noted_and_changed_outside_git_once_it_ser
         0,
         [
             "= capital-cities  in-sync: production (version 1) holds this content; nothing to do",
-            "                  note: the newest version is 2 (made outside git, e.g. in the Langfuse UI); production "
-            "is on version 1",
+            "                  note: the newest version is 2, made outside git (e.g. in the Langfuse UI); production "
+            "is on version 1; `promptops pull capital-cities --version 2` writes it into the file",
         ],
     )
     registry.set_labels("capital-cities", 2, ["production"])  # the UI edit is put in production by hand
@@ -190,7 +190,7 @@ def test_an_edit_in_the_registry_ui_is_noted_and_changed_outside_git_once_it_ser
     edit(project, ORIGINAL, "You are a friendly geography assistant.")
     assert project.lines("status")[1][0] == (
         "! capital-cities  changed-outside-git: production (version 2) was not made from git: create version 3 from "
-        "git and judge it against it"
+        "git and judge it against it (or `promptops pull capital-cities --version 2` to bring it into git)"
     )
 
 
@@ -275,7 +275,7 @@ def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt(
     assert sorted((r.method, r.path, tuple(sorted(r.query))) for r in double.requests()) == [
         ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),
         ("GET", "/api/public/v2/prompts", ("limit", "page")),
-        ("GET", "/api/public/v2/prompts/capital-cities", ("version",)),  # production, for the text diff
+        ("GET", "/api/public/v2/prompts/capital-cities", ("resolve", "version")),  # production, for the text diff
     ]
     double.log.clear()
     project.cli("status")  # no diff text: the listings alone

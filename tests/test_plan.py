@@ -72,7 +72,8 @@ def test_production_made_outside_git_is_changed_outside_git() -> None:
     s = state(production_hash=OTHER)
     assert status(s, Lookup(OTHER, production_made_by_promptops=False)) == (
         "changed-outside-git",
-        "production (version 1) was not made from git: create version 3 from git and judge it against it",
+        "production (version 1) was not made from git: create version 3 from git and judge it against it "
+        "(or `promptops pull p --version 1` to bring it into git)",
     )
 
 
@@ -164,7 +165,8 @@ def test_a_ui_edit_newer_than_production_is_noted() -> None:
     p = plan_prompt(rendered(), FP, s, Lookup(GIT))
     assert p.status == "in-sync"
     assert p.notes == (
-        "the newest version is 2 (made outside git, e.g. in the Langfuse UI); production is on version 1",
+        "the newest version is 2, made outside git (e.g. in the Langfuse UI); production is on version 1; "
+        "`promptops pull p --version 2` writes it into the file",
     )
 
 

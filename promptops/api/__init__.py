@@ -4,6 +4,7 @@ The verbs live in modules by idea (reading the repository, planning, releasing, 
 this package exposes them all, so callers write `api.sync(settings, ...)`.
 """
 
+from promptops.api.adopting import ImportResult, PullResult, import_prompts, pull
 from promptops.api.checking import CheckResult, check
 from promptops.api.experimenting import ExperimentOutcome, experiment
 from promptops.api.planning import DiffResult, PromptDiff, diff
@@ -27,6 +28,8 @@ __all__ = [
     "DiffResult",
     "ExperimentOutcome",
     "HistoryResult",
+    "ImportResult",
+    "PullResult",
     "PromptDiff",
     "PushResult",
     "RenderResult",
@@ -39,6 +42,8 @@ __all__ = [
     "diff",
     "experiment",
     "history",
+    "import_prompts",
+    "pull",
     "load",
     "load_settings",
     "opened_registry",

@@ -29,6 +29,8 @@ COMMANDS = {
     "sync": "sync",
     "rollback": "rollback",
     "restore": "restore",
+    "import": "import_prompts",
+    "pull": "pull",
     "history": "history",
     "check": "check",
     "init": "init",
@@ -51,7 +53,7 @@ class LazyGroup(click.Group):
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
-        command: click.Command = getattr(importlib.import_module(f"promptops.cli.{module}"), cmd_name.replace("-", "_"))
+        command: click.Command = getattr(importlib.import_module(f"promptops.cli.{module}"), module)
         return command
 
 

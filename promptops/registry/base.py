@@ -166,6 +166,15 @@ class DatasetSyncResult:
 
 
 @dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset as the registry lists it (its items are read separately)."""
+
+    name: str
+    description: str
+    metadata: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class RemoteItem:
     """A dataset item as the registry holds it."""
 
@@ -241,6 +250,10 @@ class Registry(Protocol):
 
     def dataset_items(self, name: str) -> list[RemoteItem]:
         """Return the active items of a dataset."""
+        ...
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        """Return every dataset's name, description and metadata, sorted by name."""
         ...
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from promptops.errors import (
 )
 from promptops.model import DatasetSpec, ProjectConfig, RenderedPrompt, TracingConfig
 from promptops.registry.base import (
+    DatasetInfo,
     DatasetSyncResult,
     PromptState,
     PromptVersion,
@@ -180,8 +181,8 @@ class LangfuseRegistry:
         try:
             prompt = self.calls.call(
                 f"reading {name}",
-                lambda: self.client.api.prompts.get(
-                    quote(name, safe=""), version=version, label=label, request_options=NO_SDK_RETRIES
+                lambda: self.client.api.prompts.get(  # unresolved: references stay as stored, so hashes agree
+                    quote(name, safe=""), version=version, label=label, resolve=False, request_options=NO_SDK_RETRIES
                 ),
                 passthrough=(404,),
             )
@@ -351,6 +352,10 @@ class LangfuseRegistry:
     def dataset_items(self, name: str) -> list[RemoteItem]:
         """Return the active items of a dataset."""
         return self.datasets.items(name)
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        """Return every dataset's name, description and metadata, by name."""
+        return self.datasets.listing()
 
     def close(self) -> None:
         """Flush what the SDK buffered (traces, scores); the client stays usable by this process."""

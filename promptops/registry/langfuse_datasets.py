@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from promptops.errors import RegistryError
 from promptops.model import DatasetItem, DatasetSpec
-from promptops.registry.base import DatasetSyncResult, RemoteItem
+from promptops.registry.base import DatasetInfo, DatasetSyncResult, RemoteItem
 from promptops.registry.langfuse_errors import NO_SDK_RETRIES, Caller
 from promptops.registry.langfuse_wire import canonical, same_item, to_remote_item
 
@@ -105,6 +105,22 @@ class LangfuseDatasets:
                 **fields,
             ),
         )
+
+    def listing(self) -> list[DatasetInfo]:
+        """Return every dataset of the project (all pages), sorted by name."""
+
+        def page(number: int) -> Any:
+            return self.calls.call(
+                f"listing datasets (page {number})",
+                lambda: self.client.api.datasets.list(page=number, limit=PAGE_LIMIT, request_options=NO_SDK_RETRIES),
+            )
+
+        first = page(1)
+        pages = [first, *(page(n) for n in range(2, first.meta.total_pages + 1))]
+        found = {
+            d.name: DatasetInfo(d.name, d.description or "", dict(d.metadata or {})) for p in pages for d in p.data
+        }
+        return [found[name] for name in sorted(found)]
 
     def items(self, name: str) -> list[RemoteItem]:
         """Return the active items of a dataset (the API lists no archived ones)."""

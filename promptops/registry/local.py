@@ -20,6 +20,7 @@ from promptops.errors import ConcurrentChange, LabelNotFound, PromptNotFound, Pr
 from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt
 from promptops.registry.base import (
     PROVENANCE_KEY,
+    DatasetInfo,
     DatasetSyncResult,
     PromptState,
     PromptVersion,
@@ -431,6 +432,14 @@ class LocalRegistry:
             (item.id, dataset, *values, now),
         )
         return True
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        """Return every dataset's name, description and metadata, by name."""
+        with self._read() as db:
+            if db is None:
+                return []
+            rows = db.execute("SELECT name, description, metadata FROM datasets ORDER BY name").fetchall()
+        return [DatasetInfo(name, description, json.loads(metadata)) for name, description, metadata in rows]
 
     def dataset_items(self, name: str) -> list[RemoteItem]:
         """Return the active items of a dataset, in the order they were first stored."""
