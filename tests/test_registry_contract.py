@@ -337,6 +337,17 @@ def test_a_dataset_dry_run_counts_and_writes_nothing(backend: Backend) -> None:
     assert items(reg) == [remote(FR), remote(JP)]
 
 
+def test_datasets_are_listed_by_name_with_description_and_metadata(backend: Backend) -> None:
+    reg = backend.registry
+    assert reg.list_datasets() == []
+    reg.sync_dataset(dataset(FR))
+    reg.sync_dataset(DatasetSpec("another", "prompts/datasets/another.yaml", "more", (PE,), (), {}))
+    assert [(d.name, d.description, dict(d.metadata)) for d in reg.list_datasets()] == [
+        ("another", "more", {}),
+        ("capitals", "capitals", {"owner": "geo"}),
+    ]
+
+
 def test_dataset_item_ids_are_unique_across_datasets(backend: Backend) -> None:
     reg = backend.registry
     reg.sync_dataset(dataset(FR))
