@@ -12,12 +12,11 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from promptops.errors import ConcurrentChange, LabelNotFound, PromptNotFound, PromptopsError, RegistryError
-from promptops.model import DatasetItem, DatasetSpec, ProjectConfig, RenderedPrompt
+from promptops.model import DatasetSpec, ProjectConfig, RenderedPrompt
 from promptops.registry.base import (
     PROVENANCE_KEY,
     DatasetInfo,
@@ -29,6 +28,7 @@ from promptops.registry.base import (
     production_moved,
 )
 from promptops.registry.labels import LATEST, PRODUCTION, content_label, next_release
+from promptops.registry.local_datasets import LocalDatasets, now_iso, stored_json
 from promptops.registry.local_schema import RegistryFile
 
 DEFAULT_PATH = ".promptops/registry.db"
@@ -43,24 +43,6 @@ def open_local(root: Path, config: ProjectConfig) -> LocalRegistry:
     """Open the SQLite registry at `root / config.registry_path` (created on the first write)."""
     shown = config.registry_path or DEFAULT_PATH
     return LocalRegistry(root / shown, shown=shown)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _json(value: Any) -> str:
-    # Sorted keys make equal values equal text, which is how unchanged dataset items are recognised.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _item_values(item: DatasetItem) -> tuple[str, str, str]:
-    """Return an item's stored columns (input, expected_output, metadata) as canonical JSON."""
-    return _json(dict(item.input)), _json(item.expected_output), _json(dict(item.metadata))
 
 
 def _check_labels(labels: Sequence[str]) -> None:
@@ -83,6 +65,7 @@ class LocalRegistry:
         self._file = RegistryFile(path, self.describe())
         self._read = self._file.read
         self._write = self._file.write
+        self.datasets = LocalDatasets(self._file, self.describe())
 
     def describe(self) -> str:
         """Return e.g. `local registry at .promptops/registry.db`."""
@@ -301,9 +284,19 @@ class LocalRegistry:
         kept_tags = list(dict.fromkeys(tags if tags is not None else (newest.tags if newest else ())))
         db.execute(
             f"INSERT INTO prompt_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, number, kind, _json(prompt), _json(config), _json(kept_tags), commit_message, _now(), created_by),
+            (
+                name,
+                number,
+                kind,
+                stored_json(prompt),
+                stored_json(config),
+                stored_json(kept_tags),
+                commit_message,
+                now_iso(),
+                created_by,
+            ),
         )
-        db.execute("UPDATE prompt_versions SET tags = ? WHERE name = ?", (_json(kept_tags), name))
+        db.execute("UPDATE prompt_versions SET tags = ? WHERE name = ?", (stored_json(kept_tags), name))
         self._move(db, name, number, [*labels, LATEST])
         found = self._find(db, name, version=number)
         assert found is not None
@@ -356,100 +349,19 @@ class LocalRegistry:
             assert found is not None
             return found
 
-    # -- datasets ------------------------------------------------------------------------------
+    # -- datasets (promptops/registry/local_datasets.py) -------------------------------------------
 
     def sync_dataset(self, dataset: DatasetSpec, *, dry_run: bool = False) -> DatasetSyncResult:
         """Create or update the dataset, upsert changed items by id, archive items no longer in git.
 
         With `dry_run`, count what would be written and write nothing (nor create the file).
         """
-        if dry_run:
-            return self._planned_dataset(dataset)
-        now = _now()
-        with self._write() as db:
-            row = db.execute("SELECT description, metadata FROM datasets WHERE name = ?", (dataset.name,)).fetchone()
-            wanted = (dataset.description, _json(dict(dataset.metadata)))
-            if row is None:
-                db.execute(
-                    "INSERT INTO datasets (name, description, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    (dataset.name, *wanted, now, now),
-                )
-            elif tuple(row) != wanted:
-                db.execute(
-                    "UPDATE datasets SET description = ?, metadata = ?, updated_at = ? WHERE name = ?",
-                    (*wanted, now, dataset.name),
-                )
-            upserted = sum(self._upsert_item(db, dataset.name, item, now) for item in dataset.items)
-            in_git = {item.id for item in dataset.items}
-            active = [
-                r[0]
-                for r in db.execute(
-                    "SELECT id FROM dataset_items WHERE dataset = ? AND status = 'ACTIVE'", (dataset.name,)
-                )
-            ]
-            gone = sorted(set(active) - in_git)
-            db.executemany(
-                "UPDATE dataset_items SET status = 'ARCHIVED', updated_at = ? WHERE id = ?", [(now, i) for i in gone]
-            )
-        return DatasetSyncResult(dataset.name, row is None, upserted, len(gone), len(dataset.items) - upserted)
-
-    def _planned_dataset(self, dataset: DatasetSpec) -> DatasetSyncResult:
-        with self._read() as db:
-            exists = db is not None and db.execute("SELECT 1 FROM datasets WHERE name = ?", (dataset.name,)).fetchone()
-            if db is None or not exists:
-                return DatasetSyncResult(dataset.name, True, len(dataset.items), 0, 0)
-            stored = {
-                row[0]: tuple(row[1:])
-                for row in db.execute(
-                    "SELECT id, input, expected_output, metadata FROM dataset_items "
-                    "WHERE dataset = ? AND status = 'ACTIVE'",
-                    (dataset.name,),
-                )
-            }
-        same = sum(stored.get(item.id) == _item_values(item) for item in dataset.items)
-        gone = len(set(stored) - {item.id for item in dataset.items})
-        return DatasetSyncResult(dataset.name, False, len(dataset.items) - same, gone, same)
-
-    @staticmethod
-    def _upsert_item(db: sqlite3.Connection, dataset: str, item: DatasetItem, now: str) -> bool:
-        """Write the item unless it is already stored, active and identical; return whether it was written."""
-        values = _item_values(item)
-        row = db.execute(
-            "SELECT dataset, status, input, expected_output, metadata FROM dataset_items WHERE id = ?", (item.id,)
-        ).fetchone()
-        if row is not None and row[0] != dataset:
-            raise RegistryError(
-                f"dataset item id {item.id!r} of {dataset!r} already belongs to dataset {row[0]!r}; "
-                "item ids must be unique across datasets"
-            )
-        if row is not None and row[1] == "ACTIVE" and tuple(row[2:]) == values:
-            return False
-        db.execute(
-            "INSERT INTO dataset_items (id, dataset, status, input, expected_output, metadata, updated_at) "
-            "VALUES (?, ?, 'ACTIVE', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "status = 'ACTIVE', input = excluded.input, expected_output = excluded.expected_output, "
-            "metadata = excluded.metadata, updated_at = excluded.updated_at",
-            (item.id, dataset, *values, now),
-        )
-        return True
+        return self.datasets.sync(dataset, dry_run=dry_run)
 
     def list_datasets(self) -> list[DatasetInfo]:
         """Return every dataset's name, description and metadata, by name."""
-        with self._read() as db:
-            if db is None:
-                return []
-            rows = db.execute("SELECT name, description, metadata FROM datasets ORDER BY name").fetchall()
-        return [DatasetInfo(name, description, json.loads(metadata)) for name, description, metadata in rows]
+        return self.datasets.listing()
 
     def dataset_items(self, name: str) -> list[RemoteItem]:
         """Return the active items of a dataset, in the order they were first stored."""
-        with self._read() as db:
-            exists = db is not None and db.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone()
-            if db is None or not exists:
-                raise RegistryError(f"dataset {name!r} is not in the {self.describe()}")
-            rows = db.execute(
-                "SELECT id, input, expected_output, metadata, status FROM dataset_items "
-                "WHERE dataset = ? AND status = 'ACTIVE' ORDER BY rowid",
-                (name,),
-            ).fetchall()
-        return [RemoteItem(i, _loads(a), _loads(b), _loads(c), s) for i, a, b, c, s in rows]
+        return self.datasets.items(name)
