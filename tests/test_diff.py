@@ -264,22 +264,51 @@ def test_json_rows_describe_every_prompt(project: Project) -> None:
 
 
 @pytest.mark.parametrize("project", ["langfuse"], indirect=True)
-def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt(
+def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt_and_one_listing_warm(
     project: Project, request: pytest.FixtureRequest
 ) -> None:
     double = request.getfixturevalue("langfuse_double")
     assert project.cli("sync").code == 0
     edit(project, ORIGINAL, "You are a friendly geography assistant.")
-    double.log.clear()
-    project.cli("diff")
-    assert sorted((r.method, r.path, tuple(sorted(r.query))) for r in double.requests()) == [
-        ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),
-        ("GET", "/api/public/v2/prompts", ("limit", "page")),
+
+    def requests(*args: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        double.log.clear()
+        assert project.cli(*args).code == 2
+        return sorted((r.method, r.path, tuple(sorted(r.query))) for r in double.requests())
+
+    cold = [
+        ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),  # where production is
+        ("GET", "/api/public/v2/prompts", ("limit", "page")),  # every version's labels
         ("GET", "/api/public/v2/prompts/capital-cities", ("resolve", "version")),  # production, for the text diff
     ]
-    double.log.clear()
-    project.cli("status")  # no diff text: the listings alone
-    assert len(double.requests()) == 2
+    assert requests("--no-cache", "diff") == cold
+    assert requests("diff") == cold  # sync moved production since the cache was written: read again
+    assert requests("diff") == [("GET", "/api/public/v2/prompts", ("limit", "page"))]  # nothing moved since
+    state = project.root / ".promptops" / "cache"
+    assert [p.name.startswith("langfuse-") for p in state.iterdir()] == [True]
+
+    registry = project.open()  # production moves behind the cache's back: the listing shows it, so it is read
+    registry.set_labels("support-agent", 1, ["staging"])
+    registry.close()
+    assert requests("diff") == [
+        ("GET", "/api/public/v2/prompts", ("label", "limit", "name")),
+        ("GET", "/api/public/v2/prompts", ("limit", "page")),
+    ]
+
+
+@pytest.mark.parametrize("project", ["langfuse"], indirect=True)  # only Langfuse's state is cached
+def test_a_cache_this_machine_did_not_write_is_not_believed(project: Project) -> None:
+    assert project.cli("sync").code == 0
+    assert project.cli("diff").code == 0
+    (cache,) = (project.root / ".promptops" / "cache").iterdir()
+    forged = json.loads(cache.read_text("utf-8"))
+    body = json.loads(forged["body"])
+    for entry in body["production"].values():
+        entry["meta"]["config"] = {}  # claims production holds no provenance at all
+    forged["body"] = json.dumps(body)
+    cache.write_text(json.dumps(forged), "utf-8")
+    run = project.cli("status", "--json")
+    assert {row["status"] for row in json.loads(run.out)} == {"in-sync"}  # the forged file was ignored
 
 
 @pytest.mark.parametrize("project", ["langfuse"], indirect=True)

@@ -120,7 +120,8 @@ def _with_diffs(registry: Registry, plans: Sequence[PromptPlan]) -> list[PromptD
     def one(p: PromptPlan) -> PromptDiff:
         assert p.rendered is not None and p.production_version is not None
         label_new = f"{p.name} (git)"
-        old = registry.get_version(p.name, version=p.production_version)
+        assert p.state is not None
+        old = registry.version_content(p.name, p.production_version, p.state.production_labels)
         label_old = f"{p.name} v{old.version} (production)"
         return PromptDiff(
             p,

@@ -18,6 +18,7 @@ class Settings:
     root: Path
     config: ProjectConfig
     registry: str | None = None  # overrides config.registry
+    cache: bool = True  # --no-cache: read everything afresh (the registry's state, the files' results)
 
     @property
     def prompts_root(self) -> Path:
@@ -25,12 +26,12 @@ class Settings:
         return self.root / self.config.prompts_dir
 
 
-def load_settings(start: Path, *, registry: str | None = None) -> Settings:
+def load_settings(start: Path, *, registry: str | None = None, cache: bool = True) -> Settings:
     """Find the project at or above `start` and read its configuration."""
     from promptops.config import find_root, load_config
 
     root = find_root(start)
-    return Settings(root=root, config=load_config(root), registry=registry)
+    return Settings(root=root, config=load_config(root), registry=registry, cache=cache)
 
 
 def load(settings: Settings) -> Project:
@@ -58,4 +59,4 @@ def registry_for(settings: Settings) -> Registry:
     from promptops.registry import open_registry, resolve_name
 
     name = resolve_name(settings.registry, settings.config.registry)
-    return open_registry(name, settings.root, settings.config)
+    return open_registry(name, settings.root, settings.config, cache=settings.cache)

@@ -72,10 +72,16 @@ class LazyGroup(click.Group):
     envvar="PROMPTOPS_REGISTRY",
     help="Registry to use; auto = Langfuse when LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are set, else local.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    envvar="PROMPTOPS_NO_CACHE",
+    help="Read everything afresh: no cached registry state (.promptops/cache/).",
+)
 @click.pass_context
-def cli(ctx: click.Context, project: Path | None, registry: str | None) -> None:
+def cli(ctx: click.Context, project: Path | None, registry: str | None, no_cache: bool) -> None:
     """GitOps for LLM prompts: validate, diff, experiment and gate prompt releases on Langfuse."""
-    ctx.obj = {"project": project, "registry": registry}
+    ctx.obj = {"project": project, "registry": registry, "cache": not no_cache}
 
 
 def settings(ctx: click.Context) -> Any:
@@ -85,7 +91,7 @@ def settings(ctx: click.Context) -> Any:
     obj = ctx.find_root().obj or {}
     if "settings" not in obj:
         start = obj.get("project") or Path.cwd()
-        obj["settings"] = api.load_settings(Path(start), registry=obj.get("registry"))
+        obj["settings"] = api.load_settings(Path(start), registry=obj.get("registry"), cache=obj.get("cache", True))
     return obj["settings"]
 
 

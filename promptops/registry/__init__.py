@@ -10,7 +10,7 @@ from promptops.errors import ConfigError
 from promptops.model import ProjectConfig
 from promptops.registry.base import Registry
 
-# name -> "module:factory"; a factory takes (project root, project config) and returns a Registry.
+# name -> "module:factory"; a factory takes (project root, project config, cache=bool) and returns a Registry.
 REGISTRIES = {
     "local": "promptops.registry.local:open_local",
     "langfuse": "promptops.registry.langfuse:open_langfuse",
@@ -28,9 +28,9 @@ def resolve_name(requested: str | None, configured: str) -> str:
     return name
 
 
-def open_registry(name: str, root: Path, config: ProjectConfig) -> Registry:
-    """Open the named registry for the project at `root`."""
+def open_registry(name: str, root: Path, config: ProjectConfig, *, cache: bool = True) -> Registry:
+    """Open the named registry for the project at `root` (`cache=False`: read everything from the registry)."""
     module_name, _, factory = REGISTRIES[name].partition(":")
     module = importlib.import_module(module_name)
-    registry: Registry = getattr(module, factory)(root, config)
+    registry: Registry = getattr(module, factory)(root, config, cache=cache)
     return registry

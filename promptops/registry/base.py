@@ -202,6 +202,11 @@ class Registry(Protocol):
         """Return one version by number or label (default: production). Raises PromptNotFound/LabelNotFound."""
         ...
 
+    def version_content(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
+        """Return a version to show its content, possibly from a cache when `labels` (as listed now) name its
+        content; its labels are then the given ones. Not for decisions: use get_version."""
+        ...
+
     def create_version(
         self, rendered: RenderedPrompt, provenance: Provenance, *, labels: Sequence[str] = (), commit_message: str
     ) -> PromptVersion:

@@ -13,6 +13,7 @@ a promotion re-reads production right before its PATCH and again after it (see `
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from promptops.cachefile import SignedJson
 from promptops.errors import (
     ConcurrentChange,
     ConfigError,
@@ -43,15 +45,20 @@ from promptops.registry.base import (
 from promptops.registry.labels import LATEST, PRODUCTION, content_label, next_release
 from promptops.registry.langfuse_datasets import PAGE_LIMIT, WORKERS, LangfuseDatasets
 from promptops.registry.langfuse_errors import MAX_ATTEMPTS, NO_SDK_RETRIES, Caller, server_message, status_of, wait_for
-from promptops.registry.langfuse_wire import create_request, to_state, to_version
+from promptops.registry.langfuse_listing import LangfuseListing
+from promptops.registry.langfuse_wire import create_request, to_version
 
 DEFAULT_HOST = "https://cloud.langfuse.com"
 DEFAULT_TIMEOUT_S = 10.0
 LATEST_IS_MANAGED = "the label 'latest' is always on the newest version and cannot be set"
 
 
-def open_langfuse(root: Path, config: ProjectConfig) -> LangfuseRegistry:
-    """Open the project of LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY at LANGFUSE_BASE_URL (or LANGFUSE_HOST)."""
+def open_langfuse(root: Path, config: ProjectConfig, *, cache: bool = True) -> LangfuseRegistry:
+    """Open the project of LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY at LANGFUSE_BASE_URL (or LANGFUSE_HOST).
+
+    With `cache`, where production is and the content it holds are cached under .promptops/cache/ for the
+    next command (registry/langfuse_listing.py).
+    """
     public_key = os.environ.get("LANGFUSE_PUBLIC_KEY", "").strip()
     secret_key = os.environ.get("LANGFUSE_SECRET_KEY", "").strip()
     if not public_key or not secret_key:
@@ -59,10 +66,12 @@ def open_langfuse(root: Path, config: ProjectConfig) -> LangfuseRegistry:
             "the langfuse registry needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (a project's API keys); "
             "set both, or use --registry local"
         )
-    host = (os.environ.get("LANGFUSE_BASE_URL") or os.environ.get("LANGFUSE_HOST") or DEFAULT_HOST).strip()
+    host = (os.environ.get("LANGFUSE_BASE_URL") or os.environ.get("LANGFUSE_HOST") or DEFAULT_HOST).strip().rstrip("/")
+    project = hashlib.sha256(f"{host}\0{public_key}".encode()).hexdigest()[:16]
+    state = SignedJson(root / ".promptops" / "cache" / f"langfuse-{project}.json", "langfuse-state") if cache else None
     return LangfuseRegistry(
-        public_key, secret_key, host.rstrip("/"), timeout=timeout_from_env(), redact_patterns=config.redact_patterns,
-        tracing=config.tracing,
+        public_key, secret_key, host, timeout=timeout_from_env(), redact_patterns=config.redact_patterns,
+        tracing=config.tracing, cache=state,
     )  # fmt: skip
 
 
@@ -100,6 +109,7 @@ class LangfuseRegistry:
         sleep: Callable[[float], None] = time.sleep,
         redact_patterns: Sequence[str] = (),
         tracing: TracingConfig | None = None,
+        cache: SignedJson | None = None,
     ) -> None:
         from langfuse import Langfuse
 
@@ -120,6 +130,7 @@ class LangfuseRegistry:
         _refuse_shared_settings(self.client, public_key, secret_key, host)
         self.calls = Caller(host, timeout, sleep)
         self.datasets = LangfuseDatasets(self.client, self.calls, self.mask, self.describe())
+        self.listing = LangfuseListing(self.client, self.calls, cache)
 
     def describe(self) -> str:
         """Return e.g. `Langfuse at https://cloud.langfuse.com (project keys pk-lf-…1a2b)`; never the secret."""
@@ -128,33 +139,17 @@ class LangfuseRegistry:
     # -- prompts: reads ------------------------------------------------------------------------
 
     def list_prompts(self) -> list[PromptState]:
-        """Return every prompt's state from two listings: all versions (labels as a union), and label=production."""
-        metas = self._listings((None, PRODUCTION))
-        production = {m.name: m for m in metas[PRODUCTION]}
-        every = {m.name: m for m in metas[None]}  # by name: a page boundary shifting mid-listing repeats one
-        return [to_state(meta, production.get(name)) for name, meta in sorted(every.items())]
+        """Return every prompt's state (registry/langfuse_listing.py: one listing, plus where production moved)."""
+        return self.listing.states()
 
-    def _listings(self, labels: Sequence[str | None]) -> dict[str | None, list[Any]]:
-        """Fetch page 1 of each listing at once, then (totalPages now known) all remaining pages at once."""
-        with ThreadPoolExecutor(WORKERS) as pool:
-            firsts = {label: pool.submit(self._page, label, 1) for label in labels}
-            metas = {label: list(first.result().data) for label, first in firsts.items()}
-            rest = [
-                (label, pool.submit(self._page, label, page))
-                for label, first in firsts.items()
-                for page in range(2, first.result().meta.total_pages + 1)
-            ]
-            for label, future in rest:
-                metas[label].extend(future.result().data)
-        return metas
-
-    def _page(self, label: str | None, page: int) -> Any:
-        return self.calls.call(
-            f"listing prompts{f' labelled {label}' if label else ''} (page {page})",
-            lambda: self.client.api.prompts.list(
-                label=label, page=page, limit=PAGE_LIMIT, request_options=NO_SDK_RETRIES
-            ),
-        )
+    def version_content(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
+        """Return a version for showing its content: from the cache when `labels` name its content, else read."""
+        cached = self.listing.cached_version(name, version, labels)
+        if cached is not None:
+            return cached
+        found = self.get_version(name, version=version)
+        self.listing.remember_version(found)
+        return found
 
     def _meta(self, name: str) -> Any | None:
         """Return the PromptMeta over all versions of `name` (one request), or None if it has none."""

@@ -39,7 +39,7 @@ LATEST_IS_MANAGED = "the label 'latest' is always on the newest version and cann
 VERSION_COLUMNS = "name, version, type, prompt, config, tags, commit_message, created_at, created_by"
 
 
-def open_local(root: Path, config: ProjectConfig) -> LocalRegistry:
+def open_local(root: Path, config: ProjectConfig, *, cache: bool = True) -> LocalRegistry:
     """Open the SQLite registry at `root / config.registry_path` (created on the first write)."""
     shown = config.registry_path or DEFAULT_PATH
     return LocalRegistry(root / shown, shown=shown)
@@ -129,6 +129,10 @@ class LocalRegistry:
             if found is None:
                 raise self._not_found(db, name, version, label)
             return found
+
+    def version_content(self, name: str, version: int, labels: Sequence[str]) -> PromptVersion:
+        """Return a version for showing its content (a local read is as cheap as any cache)."""
+        return self.get_version(name, version=version)
 
     def _find(
         self, db: sqlite3.Connection, name: str, *, version: int | None = None, label: str | None = None

@@ -1,0 +1,95 @@
+"""A JSON cache file that only this machine's promptops trusts: signed, versioned, replaced atomically.
+
+Caches live under .promptops/ in the repository, which a pull request could fill (`git add -f`): a committed
+cache that claims a prompt validates, or that production holds some content, must never be believed. So every
+cache file carries an HMAC made with a key that lives outside the repository, in this user's cache folder
+(`$XDG_CACHE_HOME/promptops/cache-key`, else `~/.cache/...`): a file from elsewhere, a corrupt one, or one of
+another format is ignored and rebuilt. Writers replace the file in one `os.replace`, so two processes at once
+never see half a file; the later one wins, and both wrote a valid cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+KEY_BYTES = 32
+
+
+def machine_key() -> bytes:
+    """Return this user's cache key, creating it (readable by this user only) on first use."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "promptops" / "cache-key"
+    try:
+        return bytes.fromhex(path.read_text("ascii").strip())
+    except (OSError, ValueError):
+        pass
+    key = secrets.token_bytes(KEY_BYTES)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(key.hex())
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)  # never replaces a key another process wrote a moment ago
+        except FileExistsError:
+            os.unlink(tmp)
+            return bytes.fromhex(path.read_text("ascii").strip())
+        os.unlink(tmp)
+    except OSError:
+        pass  # no writable cache folder: this process signs with a key of its own, so nothing it reads is trusted
+    return key
+
+
+class SignedJson:
+    """One cache file: `load()` gives its content when this machine wrote it, else {}; `save()` replaces it."""
+
+    def __init__(self, path: Path, purpose: str) -> None:
+        self.path, self.purpose = path, purpose
+        self._key: bytes | None = None
+
+    def _mac(self, body: str) -> str:
+        if self._key is None:
+            self._key = machine_key()
+        message = f"{self.purpose}\0{FORMAT}\0{body}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def load(self) -> dict[str, Any]:
+        """Return the cached content, or {} when the file is missing, corrupt, foreign or of another format."""
+        try:
+            wrapper = json.loads(self.path.read_text("utf-8"))
+            body = wrapper["body"]
+            if wrapper.get("format") != FORMAT or not isinstance(body, str):
+                return {}
+            if not hmac.compare_digest(str(wrapper.get("mac", "")), self._mac(body)):
+                return {}
+            data = json.loads(body)
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save(self, data: dict[str, Any]) -> None:
+        """Write the content signed, atomically; a cache that cannot be written is silently skipped."""
+        body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        text = json.dumps({"format": FORMAT, "purpose": self.purpose, "mac": self._mac(body), "body": body})
+        try:
+            folder = self.path.parent
+            made = not folder.exists()
+            folder.mkdir(parents=True, exist_ok=True)
+            top = folder if folder.name == ".promptops" else folder.parent
+            if made and top.name == ".promptops" and not (top / ".gitignore").exists():
+                (top / ".gitignore").write_text("# created by promptops\n*\n", "utf-8")
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}-")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, self.path)
+        except OSError:
+            return
