@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptops import files, schema, yamlfile
 from promptops.config import gate_policy, load_config
@@ -21,26 +22,38 @@ from promptops.model import (
     Variable,
 )
 
+if TYPE_CHECKING:
+    from promptops.validation_cache import ValidationCache
+
 DATASETS_DIR = "datasets"
 PARTIALS_DIR = "_partials"
 PROMPT_SUFFIXES = (".yaml", ".yml")
 DATASET_SUFFIXES = (".yaml", ".yml", ".jsonl")
 
 
-def load_project(root: Path, config: ProjectConfig | None = None) -> Project:
-    """Load every prompt and dataset under the project's prompts folder; problems become diagnostics."""
+def load_project(root: Path, config: ProjectConfig | None = None, cache: ValidationCache | None = None) -> Project:
+    """Load every prompt and dataset under the project's prompts folder; problems become diagnostics.
+
+    With `cache`, files unchanged since an earlier command are not parsed again (validation_cache.py).
+    """
     config = config or load_config(root)
     prompts_root = root / config.prompts_dir
     diagnostics: list[Diagnostic] = []
     prompts = []
     for path in _prompt_files(prompts_root):
-        spec, problems = load_prompt(path, root, config)
+        if cache is not None:
+            spec, problems = cache.prompt(path, files.relative(path, root), partial(load_prompt, path, root, config))
+        else:
+            spec, problems = load_prompt(path, root, config)
         diagnostics.extend(problems)
         if spec is not None:
             prompts.append(spec)
     datasets = []
     for path in _dataset_files(prompts_root / DATASETS_DIR):
-        dataset, problems = load_dataset(path, root)
+        if cache is not None:
+            dataset, problems = cache.dataset(path, files.relative(path, root), partial(load_dataset, path, root))
+        else:
+            dataset, problems = load_dataset(path, root)
         diagnostics.extend(problems)
         if dataset is not None:
             datasets.append(dataset)

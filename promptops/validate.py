@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptops import files, render, sensitive
 from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
+
+if TYPE_CHECKING:
+    from promptops.validation_cache import ValidationCache
 
 # Langfuse's own rules (REFERENCE §2.2, §2.3).
 LABEL_RE = re.compile(r"^[a-z0-9_\-.]+$")
@@ -18,13 +24,18 @@ RELEASE_LABEL = re.compile(r"^release-\d+$")
 BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
 
 
-def validate_project(project: Project) -> list[Diagnostic]:
+def validate_project(project: Project, cache: ValidationCache | None = None) -> list[Diagnostic]:
     """Return every diagnostic for the project, sorted by file, line and column."""
-    return validate_and_render(project)[0]
+    return validate_and_render(project, cache)[0]
 
 
-def validate_and_render(project: Project) -> tuple[list[Diagnostic], dict[str, RenderedPrompt]]:
-    """Return every diagnostic, sorted, and the rendered prompts (by name) of the prompts that rendered cleanly."""
+def validate_and_render(
+    project: Project, cache: ValidationCache | None = None
+) -> tuple[list[Diagnostic], dict[str, RenderedPrompt]]:
+    """Return every diagnostic, sorted, and the rendered prompts (by name) of the prompts that rendered cleanly.
+
+    With `cache`, a prompt whose files (and partials) are unchanged is not checked and rendered again.
+    """
     diags = list(project.diagnostics)
     rendered: dict[str, RenderedPrompt] = {}
     diags.extend(_duplicate_names(project.prompts))
@@ -32,13 +43,14 @@ def validate_and_render(project: Project) -> tuple[list[Diagnostic], dict[str, R
     for spec in project.prompts:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
-        problems, result = render.check_prompt(spec, project.prompts_root, project.root)
+        check = partial(render.check_prompt, spec, project.prompts_root, project.root)
+        problems, result = cache.check(spec, project.prompts_root, check) if cache is not None else check()
         diags.extend(problems)
         if result is not None:
             rendered[spec.name] = result
         diags.extend(_experiment_problems(spec, project, datasets))
     diags.extend(_dataset_coverage(project))
-    diags.extend(_secrets(project))
+    diags.extend(_secrets(project, cache))
     return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
 
 
@@ -197,17 +209,24 @@ def _dataset_coverage(project: Project) -> Iterator[Diagnostic]:
                 )
 
 
-def _secrets(project: Project) -> Iterator[Diagnostic]:
+def _secrets(project: Project, cache: ValidationCache | None = None) -> Iterator[Diagnostic]:
     """Scan every text file under the prompts folder, loaded or not: a credential must never reach a registry."""
     root = project.prompts_root
     candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
     for path in candidates:
-        read = files.read_text(path, project.root, max_bytes=files.MAX_DATASET_BYTES)
-        if read.text is None:
-            continue
-        for finding in sensitive.find_secrets(read.text):
-            article = "an" if finding.kind[0].lower() in "aeio" else "a"
-            yield Diagnostic(
+        scan = partial(_secrets_in, path, project)
+        yield from cache.secrets(path, files.relative(path, project.root), scan) if cache is not None else scan()
+
+
+def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
+    read = files.read_text(path, project.root, max_bytes=files.MAX_DATASET_BYTES)
+    if read.text is None:
+        return []
+    found = []
+    for finding in sensitive.find_secrets(read.text):
+        article = "an" if finding.kind[0].lower() in "aeio" else "a"
+        found.append(
+            Diagnostic(
                 read.path,
                 finding.line,
                 finding.col,
@@ -215,3 +234,5 @@ def _secrets(project: Project) -> Iterator[Diagnostic]:
                 "error",
                 f"this looks like {article} {finding.kind}: never commit credentials; remove it and rotate the key",
             )
+        )
+    return found

@@ -147,7 +147,7 @@ def test_improved_prompt_passes_with_report_and_step_summary(
     assert "<sub>Baseline: the prompt as it is on the base ref</sub>" in markdown
     assert report.TRUNCATION_NOTE not in markdown
     assert summary.read_text("utf-8") == "earlier step\n" + markdown + "\n"
-    assert not (repo / ".promptops").exists()  # a fork PR's check creates no registry
+    assert sorted(p.name for p in (repo / ".promptops").iterdir()) == [".gitignore", "cache"]  # and no registry
 
 
 def test_regressed_prompt_fails_and_lists_the_items_that_got_worse(
@@ -352,7 +352,7 @@ def test_local_registry_production_is_the_baseline_and_stays_untouched(
 ) -> None:
     sync(capsys)  # production = version 1, the prompt without an instruction
     state = repo / ".promptops"
-    assert sorted(p.name for p in state.iterdir()) == [".gitignore", "registry.db", "runs.db"]  # closed: no -wal
+    assert sorted(p.name for p in state.iterdir()) == [".gitignore", "cache", "registry.db", "runs.db"]  # no -wal
     (state / "runs.db").unlink()  # check must not bring it back
     # main moves on without a sync: the base ref now differs from production.
     set_instruction(repo, BETTER, "Ask for only the city name")
@@ -371,7 +371,7 @@ def test_local_registry_production_is_the_baseline_and_stays_untouched(
     assert "**On merge:** create version 2 and judge it against production (version 1)" in markdown
     assert "| **exact_match** | 0.00 | 1.00 | +1.00 |" in markdown
     assert (state / "registry.db").read_bytes() == registry_bytes
-    assert sorted(p.name for p in state.iterdir()) == [".gitignore", "registry.db"]  # no WAL, no runs.db
+    assert sorted(p.name for p in state.iterdir()) == [".gitignore", "cache", "registry.db"]  # no WAL, no runs.db
 
     code, data = check_json(capsys, "--record")
     assert code == 0

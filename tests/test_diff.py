@@ -100,7 +100,7 @@ def edit(project: Project, old: str, new: str) -> None:
 def test_a_fresh_repository_has_every_prompt_new(project: Project) -> None:
     assert project.lines("diff") == (2, NEW, [f"registry: {project.describe}", "changes pending: 2 new"])
     assert project.lines("status") == (0, NEW, [f"registry: {project.describe}", "changes pending: 2 new"])
-    assert not (project.root / ".promptops").exists()  # reading never creates the local registry
+    assert not (project.root / ".promptops" / "registry.db").exists()  # reading never creates the local registry
 
 
 def test_pushed_prompts_are_pending_until_the_gate_decides(project: Project) -> None:
@@ -285,7 +285,7 @@ def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt_and_
     assert requests("diff") == cold  # sync moved production since the cache was written: read again
     assert requests("diff") == [("GET", "/api/public/v2/prompts", ("limit", "page"))]  # nothing moved since
     state = project.root / ".promptops" / "cache"
-    assert [p.name.startswith("langfuse-") for p in state.iterdir()] == [True]
+    assert sorted(p.name.split("-")[0] for p in state.iterdir()) == ["langfuse", "validate.json"]
 
     registry = project.open()  # production moves behind the cache's back: the listing shows it, so it is read
     registry.set_labels("support-agent", 1, ["staging"])
@@ -300,7 +300,7 @@ def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt_and_
 def test_a_cache_this_machine_did_not_write_is_not_believed(project: Project) -> None:
     assert project.cli("sync").code == 0
     assert project.cli("diff").code == 0
-    (cache,) = (project.root / ".promptops" / "cache").iterdir()
+    (cache,) = (project.root / ".promptops" / "cache").glob("langfuse-*.json")
     forged = json.loads(cache.read_text("utf-8"))
     body = json.loads(forged["body"])
     for entry in body["production"].values():

@@ -71,7 +71,7 @@ def test_dry_run_writes_nothing_and_prints_the_plan(
     if isinstance(reg, LangfuseTarget):
         assert {r.method for r in reg.double.requests()} == {"GET"}
     else:
-        assert not (root / ".promptops").exists()  # not even an empty database
+        assert not (root / ".promptops" / "registry.db").exists()  # not even an empty database
 
     assert sync_in_process(capsys, reg, root).code == 0
     edit_capital_cities(root, BETTER, "Ask for only the city name")

@@ -523,15 +523,22 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
 
 
 @pytest.mark.parametrize("broken", [False, True], ids=["clean", "broken"])
-def test_validate_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path, broken: bool) -> None:
+def test_validate_writes_nothing_but_its_cache(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, broken: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = make_project(tmp_path / "repo", BROKEN if broken else {}, examples=True)
     before = _snapshot(root)
     root_mtime = root.stat().st_mtime_ns
+    monkeypatch.setenv("PROMPTOPS_NO_CACHE", "1")  # the same as --no-cache
     for fmt in ("text", "json", "github"):
         assert validate(capsys, root, "--format", fmt).code == (1 if broken else 0)
     assert _snapshot(root) == before
     assert root.stat().st_mtime_ns == root_mtime
     assert not (root / ".promptops").exists()
+    monkeypatch.delenv("PROMPTOPS_NO_CACHE")
+    assert validate(capsys, root).code == (1 if broken else 0)
+    written = {p for p in _snapshot(root) if p not in before}
+    assert written == {".promptops", ".promptops/.gitignore", ".promptops/cache", ".promptops/cache/validate.json"}
 
 
 def test_validate_does_not_import_modules_named_by_prompt_files(

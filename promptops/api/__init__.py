@@ -21,7 +21,15 @@ from promptops.api.releasing import (
     sync,
 )
 from promptops.api.settings import Settings, load, load_settings, opened_registry, registry_for
-from promptops.api.validating import RenderResult, ValidationResult, render, rendered_prompts, valid_project, validate
+from promptops.api.validating import (
+    RenderResult,
+    ValidationResult,
+    checked,
+    render,
+    rendered_prompts,
+    valid_project,
+    validate,
+)
 
 __all__ = [
     "CheckResult",
@@ -39,6 +47,7 @@ __all__ = [
     "SyncResult",
     "ValidationResult",
     "check",
+    "checked",
     "diff",
     "experiment",
     "history",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptops.api.settings import Settings, load, registry_for
+from promptops.api.settings import Settings, registry_for
+from promptops.api.validating import checked
 from promptops.model import Diagnostic, Project
 from promptops.plan import PromptPlan
 from promptops.registry.base import Registry
@@ -34,18 +35,15 @@ def check(
     settings: Settings, *, base: str | None = None, record: bool = False, progress: Progress | None = None
 ) -> CheckResult:
     """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
-    from dataclasses import replace
 
     from promptops import gitinfo
     from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.pr_check import check_prompts
     from promptops.tracing.base import NullTracer
-    from promptops.validate import validate_and_render
 
-    loaded = load(settings)
-    found, rendered = validate_and_render(loaded)
-    diagnostics, project = tuple(found), replace(loaded, rendered=rendered)
+    project, found = checked(settings)
+    diagnostics = tuple(found)
     base_ref = base or gitinfo.default_base(settings.root)
     base_commit = gitinfo.merge_base(settings.root, base_ref)
     label = f"{base_ref} ({base_commit[:12]})"

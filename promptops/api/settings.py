@@ -6,9 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptops.model import Project, ProjectConfig
 from promptops.registry.base import Registry
+
+if TYPE_CHECKING:
+    from promptops.validation_cache import ValidationCache
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,11 @@ def load_settings(start: Path, *, registry: str | None = None, cache: bool = Tru
     return Settings(root=root, config=load_config(root), registry=registry, cache=cache)
 
 
-def load(settings: Settings) -> Project:
+def load(settings: Settings, cache: ValidationCache | None = None) -> Project:
     """Load the project's prompts and datasets (problems are kept as diagnostics)."""
     from promptops.project import load_project
 
-    return load_project(settings.root, settings.config)
+    return load_project(settings.root, settings.config, cache)
 
 
 @contextmanager

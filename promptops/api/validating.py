@@ -31,12 +31,25 @@ class ValidationResult:
         return sum(d.severity == "warning" for d in self.diagnostics)
 
 
+def checked(settings: Settings) -> tuple[Project, list[Diagnostic]]:
+    """Load and validate the project (through the incremental cache unless --no-cache); the project carries the
+    rendered prompts of the prompts that rendered cleanly."""
+    from dataclasses import replace
+
+    from promptops.validate import validate_and_render
+    from promptops.validation_cache import ValidationCache
+
+    cache = ValidationCache(settings.root, settings.config) if settings.cache else None
+    project = load(settings, cache)
+    diagnostics, rendered = validate_and_render(project, cache)
+    if cache is not None:
+        cache.save()
+    return replace(project, rendered=rendered), diagnostics
+
+
 def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
     """Validate the whole project; with `paths`, report only problems in those files or folders."""
-    from promptops.validate import validate_project
-
-    project = load(settings)
-    diagnostics = validate_project(project)
+    project, diagnostics = checked(settings)
     if paths:
         wanted = [_project_relative(settings.root, p) for p in paths]
         diagnostics = [
@@ -56,18 +69,13 @@ def _project_relative(root: Path, given: str) -> str:
 
 def valid_project(settings: Settings) -> Project:
     """Load the project and raise ValidationFailed unless it validates; the result carries the rendered prompts."""
-    from dataclasses import replace
-
-    from promptops.validate import validate_and_render
-
-    project = load(settings)
-    diagnostics, rendered = validate_and_render(project)
+    project, diagnostics = checked(settings)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         shown = "\n".join(f"  {d.location()}: {d.message}" for d in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         raise ValidationFailed(f"the prompts do not validate (run `promptops validate`):\n{shown}{more}")
-    return replace(project, rendered=rendered)
+    return project
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def render(settings: Settings, name: str, values: Mapping[str, Any] | None = Non
     if spec is None:
         known = ", ".join(p.name for p in project.prompts) or "none"
         raise PromptNotFound(f"no prompt named {name!r} in {settings.config.prompts_dir}/ (prompts: {known})")
-    rendered = rendering.render(spec, project.prompts_root, project.root)
+    rendered = rendering.rendered_in(project, spec)
     compiled = compile_with_sdk(rendered, values) if values else None
     return RenderResult(rendered, compiled)
 

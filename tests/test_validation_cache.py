@@ -1,0 +1,104 @@
+"""The incremental validation cache changes nothing but the time: after random edits of a generated repository,
+validating through the cache gives exactly the diagnostics and renders of validating from scratch."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from promptops import api
+from tests.helpers import make_project, write_files
+
+PARTIAL = "prompts/_partials/tone.jinja"
+DATASET = "prompts/datasets/d.yaml"
+
+
+def prompt(n: int, words: str) -> str:
+    return (
+        f'prompt: |\n  {{% include "_partials/tone.jinja" %}}\n  Assistant {n} says {words} about {{{{ topic }}}}.\n'
+        "variables:\n  topic: {description: the topic}\n"
+        "experiment: {dataset: d, evaluators: [{type: exact_match}]}\n"
+    )
+
+
+EDITS = st.lists(
+    st.one_of(
+        st.tuples(st.just("reword"), st.integers(0, 3), st.sampled_from(["hello", "goodbye", "{{ missing }}"])),
+        st.tuples(st.just("partial"), st.just(0), st.sampled_from(["Be kind.\n", "Be brief.\n", "{% if %}\n"])),
+        st.tuples(st.just("dataset"), st.just(0), st.sampled_from(["x", "y"])),
+        st.tuples(st.just("break"), st.integers(0, 3), st.just("")),
+        st.tuples(st.just("secret"), st.integers(0, 3), st.just("")),
+        st.tuples(st.just("delete"), st.integers(0, 3), st.just("")),
+        st.tuples(st.just("touch"), st.integers(0, 3), st.just("")),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def edit(root: Path, kind: str, n: int, text: str) -> None:
+    path = root / f"prompts/p{n}.yaml"
+    if kind == "reword":
+        path.write_text(prompt(n, text), "utf-8")
+    elif kind == "partial":
+        (root / PARTIAL).write_text(text, "utf-8")
+    elif kind == "dataset":
+        (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
+        (root / DATASET).write_text(f"items:\n  - {{id: a, input: {{topic: {text}}}, expected_output: ok}}\n", "utf-8")
+    elif kind == "break":
+        path.write_text("prompt: [unclosed\n", "utf-8")
+    elif kind == "secret":
+        path.write_text(prompt(n, "hi") + "# sk-lf-0123456789abcdef0123456789abcdef\n", "utf-8")
+    elif kind == "delete":
+        path.unlink(missing_ok=True)
+    elif kind == "touch" and path.exists():
+        path.write_text(path.read_text("utf-8"), "utf-8")  # same bytes, new mtime
+
+
+def outcome(root: Path, cache: bool) -> tuple[object, object]:
+    project, diagnostics = api.checked(api.load_settings(root, registry="local", cache=cache))
+    rendered = {name: (r.prompt, r.content_hash) for name, r in sorted(project.rendered.items())}
+    return [d.to_dict() for d in diagnostics], rendered
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=EDITS)
+def test_cached_validation_equals_validation_from_scratch(edits: list[tuple[str, int, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {f"prompts/p{n}.yaml": prompt(n, "hello") for n in range(4)}
+        root = make_project(Path(tmp) / "repo", {**files, PARTIAL: "Be kind.\n"})
+        edit(root, "dataset", 0, "x")
+        assert outcome(root, cache=True) == outcome(root, cache=False)  # cold
+        for kind, n, text in edits:
+            edit(root, kind, n, text)
+            assert outcome(root, cache=True) == outcome(root, cache=False), (kind, n, text)
+            assert outcome(root, cache=True) == outcome(root, cache=False), "warm, nothing changed"
+
+
+def test_a_warm_run_parses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path / "repo", examples=True)
+    cold = outcome(root, cache=True)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed although nothing changed")
+
+    monkeypatch.setattr("promptops.project.load_prompt", refuse)
+    monkeypatch.setattr("promptops.project.load_dataset", refuse)
+    monkeypatch.setattr("promptops.render.check_prompt", refuse)
+    assert outcome(root, cache=True) == cold
+    write_files(root, {"prompts/_partials/grounding.jinja": "Answer from the context only.\n"})
+    with pytest.raises(AssertionError, match="parsed although"):
+        outcome(root, cache=True)  # a partial changed: the prompts that include it are checked again
+
+
+def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "repo", examples=True)
+    first = outcome(root, cache=True)
+    cache = root / ".promptops" / "cache" / "validate.json"
+    cache.write_text("{not json", "utf-8")
+    assert outcome(root, cache=True) == first
+    assert cache.read_text("utf-8").startswith('{"format"')
