@@ -33,8 +33,65 @@ def test_every_command_has_help_text(capsys: pytest.CaptureFixture[str], name: s
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_cli(capsys, "frobnicate")
-    assert result.code == 2
+    assert result.code == 64
     assert "No such command 'frobnicate'" in result.err
+
+
+def test_a_usage_error_never_shares_diffs_pending_code(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path, examples=True)
+    bad = run_cli(capsys, "--project", str(tmp_path), "diff", "--bogus")
+    assert (bad.code, bad.err.splitlines()[-1]) == (64, "Error: No such option '--bogus'.")
+    pending = run_cli(capsys, "--project", str(tmp_path), "--registry", "local", "diff")
+    assert (pending.code, pending.err.splitlines()[-1]) == (2, "changes pending: 2 new")
+
+
+def test_global_options_also_follow_the_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY", raising=False)
+    make_project(tmp_path / "p", examples=True)
+    monkeypatch.chdir(tmp_path)  # no project here: only --project after the command can find it
+    result = run_cli(capsys, "status", "--registry", "local", "--project", str(tmp_path / "p"))
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[0] == "registry: local registry at .promptops/registry.db"
+    # After the command wins over before it, as the last word on a command line does.
+    project = str(tmp_path / "p")
+    result = run_cli(capsys, "--registry", "langfuse", "status", "--project", project, "--registry", "local")
+    assert result.code == 0, result.err
+
+
+def test_a_project_folder_that_does_not_exist_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    for args in (("--project", str(missing), "validate"), ("validate", "--project", str(missing))):
+        result = run_cli(capsys, *args)
+        assert result.code == 64
+        expected = f"Error: Invalid value for '--project': Directory '{missing}' does not exist."
+        assert result.err.splitlines()[-1] == expected
+
+
+def test_json_callers_get_json_errors_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import json
+
+    make_project(tmp_path, examples=True)
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "nope", "--json")
+    assert result.code == 1
+    assert result.err.strip() == "error: no prompt named 'nope' in prompts/ (prompts: capital-cities, support-agent)"
+    assert json.loads(result.out) == {
+        "error": {
+            "kind": "PromptNotFound",
+            "message": "no prompt named 'nope' in prompts/ (prompts: capital-cities, support-agent)",
+            "exit_code": 1,
+        }
+    }
+    result = run_cli(capsys, "--project", str(tmp_path), "experiment", "capital-cities", "--json", "--version", "x")
+    assert result.code == 64
+    assert json.loads(result.out)["error"] == {
+        "kind": "UsageError",
+        "message": "Invalid value for '--version': 'x' is not a valid integer.",
+        "exit_code": 64,
+    }
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "nope")
+    assert (result.code, result.out) == (1, "")  # text callers get text only
 
 
 def test_outside_a_project_says_what_to_do(
@@ -97,7 +154,7 @@ def test_render_with_vars_shows_the_sdk_compiled_text(capsys: pytest.CaptureFixt
 def test_render_rejects_malformed_var(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     make_project(tmp_path, examples=True)
     result = run_cli(capsys, "--project", str(tmp_path), "render", "capital-cities", "--var", "oops")
-    assert result.code == 2
+    assert result.code == 64
     assert "'oops' is not KEY=VALUE" in result.err
 
 

@@ -89,7 +89,7 @@ def test_a_registry_version_by_number_and_label(repo: Path, capsys: pytest.Captu
 
 def test_conflicting_subject_options_are_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_cli(capsys, "experiment", "capital-cities", "--version", "1", "--label", "production")
-    assert result.code == 2
+    assert result.code == 64
     assert "give at most one of --version, --label and --working-tree" in result.err
 
 

@@ -414,7 +414,7 @@ def test_rollback_inputs_stay_data(tmp_path: Path, fake_promptops: Path) -> None
         ),
         ("sync", "1", ["--registry", "langfuse", "sync"], ["verdict=fail", "exit-code=1", "report-path="]),
         ("validate", "0", ["validate", "--format", "github"], ["verdict=pass", "exit-code=0", "report-path="]),
-        ("deploy", "0", [], ["verdict=fail", "exit-code=2", "report-path="]),
+        ("deploy", "0", [], ["verdict=fail", "exit-code=64", "report-path="]),
     ],
 )
 def test_action_run_step_writes_the_verdict(
