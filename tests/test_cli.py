@@ -122,6 +122,22 @@ def test_pyproject_tool_table_marks_the_project(capsys: pytest.CaptureFixture[st
     assert result.code == 0, result.err
 
 
+def test_a_toml_error_in_pyproject_shows_the_toml_error_with_its_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_project(tmp_path, examples=True)
+    (tmp_path / "promptops.yaml").unlink()
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\nversion = 0.1.0\n\n[tool.promptops]\nprompts_dir = "prompts"\n')
+    monkeypatch.chdir(tmp_path / "prompts")
+    result = run_cli(capsys, "validate")
+    assert (result.code, result.err) == (
+        1,
+        f"error: {pyproject}:3:14: not valid TOML: Expected newline or end of document after a statement; "
+        "promptops reads its settings from [tool.promptops] there\n",
+    )
+
+
 def test_invalid_config_names_the_file_and_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     make_project(tmp_path, examples=True)
     (tmp_path / "promptops.yaml").write_text("prompts_dir: prompts\nregistery: local\n")

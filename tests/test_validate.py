@@ -148,9 +148,20 @@ def test_path_filter_keeps_the_exit_code_of_what_is_shown(capsys: pytest.Capture
     assert only_warning.code == 0
     assert [line.split(": ")[0] for line in only_warning.out.splitlines()] == ["prompts/warn.yaml:3:3"]
     assert only_warning.err == "0 error(s), 1 warning(s) in 2 prompt(s) and 0 dataset(s)\n"
+    (root / "prompts" / "datasets").mkdir()
     nothing = validate(capsys, root, str(root / "prompts" / "datasets"))
     assert (nothing.code, nothing.out) == (0, "")
     assert nothing.err == "ok: 0 error(s), 0 warning(s) in 2 prompt(s) and 0 dataset(s)\n"
+
+
+def test_a_path_that_does_not_exist_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = make_project(tmp_path / "repo", examples=True)
+    run = validate(capsys, root, str(root / "prompts" / "helo.yaml"), str(root / "prompts" / "capital-cities.yaml"))
+    assert (run.code, run.out, run.err) == (
+        1,
+        "prompts/helo.yaml: error[no-such-file]: no such file or folder: nothing was validated here\n",
+        "1 error(s), 0 warning(s) in 2 prompt(s) and 2 dataset(s)\n",
+    )
 
 
 # --- YAML and schema -------------------------------------------------------------------------------------------

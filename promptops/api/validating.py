@@ -42,6 +42,13 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
         diagnostics = [
             d for d in diagnostics if any(d.path == w or d.path.startswith(w.rstrip("/") + "/") for w in wanted)
         ]
+        # A mistyped path must not pass as "ok": nothing was checked for it.
+        missing = [
+            Diagnostic(w, None, None, "no-such-file", "error", "no such file or folder: nothing was validated here")
+            for p, w in zip(paths, wanted, strict=True)
+            if not Path(p).exists() and not (settings.root / w).exists()
+        ]
+        diagnostics = sorted([*diagnostics, *missing], key=lambda d: (d.path, d.line or 0, d.col or 0, d.code))
     return ValidationResult(tuple(diagnostics), len(project.prompts), len(project.datasets))
 
 
