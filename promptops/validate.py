@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
-from promptops import files, render, sensitive
+from promptops import files, portability, render, sensitive
 from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
 
 # Langfuse's own rules (REFERENCE §2.2, §2.3).
@@ -34,12 +34,31 @@ def validate_and_render(project: Project) -> tuple[list[Diagnostic], dict[str, R
         diags.extend(label_problems(spec))
         problems, result = render.check_prompt(spec, project.prompts_root, project.root)
         diags.extend(problems)
-        if result is not None:
+        unportable = portability_problems(spec, result) if result is not None else []
+        diags.extend(unportable)
+        if result is not None and not unportable:
             rendered[spec.name] = result
         diags.extend(_experiment_problems(spec, project, datasets))
     diags.extend(_dataset_coverage(project))
     diags.extend(_secrets(project))
     return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
+
+
+def portability_problems(spec: PromptSpec, rendered: RenderedPrompt) -> list[Diagnostic]:
+    """Return where the stored text would compile differently in the JS/TS SDK than in the Python one."""
+    if isinstance(rendered.prompt, str):
+        texts = [(rendered.prompt, spec.position("prompt"))]
+    else:
+        texts = [
+            (message.get("content", ""), (template.line, None) if template.line else spec.position("messages"))
+            for message, template in zip(rendered.prompt, spec.messages, strict=True)
+        ]
+    runtime = set(spec.runtime_names())
+    for text, (line, col) in texts:
+        found = portability.js_difference(text, runtime)
+        if found is not None:
+            return [Diagnostic(spec.path, line, col, "sdk-incompatible", "error", found.message)]
+    return []
 
 
 def _printable(d: Diagnostic) -> Diagnostic:
