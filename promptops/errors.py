@@ -35,6 +35,12 @@ class ValidationFailed(PromptopsError):
     """The prompt repository has errors; the diagnostics say where."""
 
 
+class BadVariable(PromptopsError):
+    """A value given on the command line names no variable of the prompt, or is not of the right shape."""
+
+    exit_code = EXIT_USAGE
+
+
 class RenderError(PromptopsError):
     """A prompt could not be rendered."""
 

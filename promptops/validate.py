@@ -23,13 +23,24 @@ def validate_project(project: Project) -> list[Diagnostic]:
     return validate_and_render(project)[0]
 
 
-def validate_and_render(project: Project) -> tuple[list[Diagnostic], dict[str, RenderedPrompt]]:
-    """Return every diagnostic, sorted, and the rendered prompts (by name) of the prompts that rendered cleanly."""
-    diags = list(project.diagnostics)
+def validate_and_render(
+    project: Project, only: str | None = None
+) -> tuple[list[Diagnostic], dict[str, RenderedPrompt]]:
+    """Return every diagnostic, sorted, and the rendered prompts (by name) of the prompts that rendered cleanly.
+
+    With `only`, check just that prompt and the files it uses (its YAML and template, its dataset, the
+    partials), so a broken unrelated prompt does not block rendering or running this one. An `only` that
+    names no loaded prompt checks everything: its own file may be the one that failed to load.
+    """
+    specs = [p for p in project.prompts if p.name == only] if only is not None else list(project.prompts)
+    if not specs:
+        specs, only = list(project.prompts), None
+    scope = None if only is None else _files_of(project, specs)
+    diags = [d for d in project.diagnostics if scope is None or d.path in scope]
     rendered: dict[str, RenderedPrompt] = {}
-    diags.extend(_duplicate_names(project.prompts))
+    diags.extend(d for d in _duplicate_names(project.prompts) if only is None or d.path in (scope or ()))
     datasets = {d.name: d for d in project.datasets}
-    for spec in project.prompts:
+    for spec in specs:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
         problems, result = render.check_prompt(spec, project.prompts_root, project.root)
@@ -39,9 +50,23 @@ def validate_and_render(project: Project) -> tuple[list[Diagnostic], dict[str, R
         if result is not None and not unportable:
             rendered[spec.name] = result
         diags.extend(_experiment_problems(spec, project, datasets))
-    diags.extend(_dataset_coverage(project))
-    diags.extend(_secrets(project))
+    diags.extend(_dataset_coverage(project, specs))
+    diags.extend(_secrets(project, scope))
     return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
+
+
+def _files_of(project: Project, specs: Iterable[PromptSpec]) -> set[str]:
+    """Return the project-relative files these prompts are made of: YAML, template, dataset, partials."""
+    found: set[str] = set()
+    prompts_dir = files.relative(project.prompts_root, project.root)
+    for spec in specs:
+        found |= {spec.path, spec.template_path}
+        if spec.experiment is not None:
+            found |= {f"{prompts_dir}/datasets/{spec.experiment.dataset}{s}" for s in (".yaml", ".yml", ".jsonl")}
+    partials = project.prompts_root / "_partials"
+    if partials.is_dir():
+        found |= {files.relative(p, project.root) for p in partials.rglob("*") if p.is_file()}
+    return found
 
 
 def portability_problems(spec: PromptSpec, rendered: RenderedPrompt) -> list[Diagnostic]:
@@ -192,9 +217,9 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
     return diags
 
 
-def _dataset_coverage(project: Project) -> Iterator[Diagnostic]:
+def _dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
     """Every item of a dataset must give every required runtime variable of the prompts that use it."""
-    for spec in project.prompts:
+    for spec in specs:
         if spec.experiment is None or spec.experiment.task not in ("generate", "rag"):
             continue  # a custom task builds its own variables
         dataset = project.dataset(spec.experiment.dataset)
@@ -216,15 +241,22 @@ def _dataset_coverage(project: Project) -> Iterator[Diagnostic]:
                 )
 
 
-def _secrets(project: Project) -> Iterator[Diagnostic]:
-    """Scan every text file under the prompts folder, loaded or not: a credential must never reach a registry."""
+def _secrets(project: Project, scope: set[str] | None = None) -> Iterator[Diagnostic]:
+    """Scan every text file under the prompts folder (or those in `scope`), loaded or not: a credential must
+    never reach a registry."""
     root = project.prompts_root
     candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    if scope is not None:
+        candidates = [p for p in candidates if files.relative(p, project.root) in scope]
     for path in candidates:
         read = files.read_text(path, project.root, max_bytes=files.MAX_DATASET_BYTES)
         if read.text is None:
             continue
+        seen: set[tuple[int, int]] = set()
         for finding in sensitive.find_secrets(read.text):
+            if (finding.line, finding.col) in seen:
+                continue  # an sk-lf- key also matches the wider sk- pattern: one key, one problem
+            seen.add((finding.line, finding.col))
             article = "an" if finding.kind[0].lower() in "aeio" else "a"
             yield Diagnostic(
                 read.path,

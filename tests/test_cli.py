@@ -167,6 +167,76 @@ def test_render_with_vars_shows_the_sdk_compiled_text(capsys: pytest.CaptureFixt
     ]
 
 
+OPTIONAL_TIER = """
+    prompt: 'Hi {{ who }} of tier {{ tier }}'
+    variables:
+      who: {}
+      tier: {required: false}
+    experiment: {skip: no dataset}
+"""
+
+
+def test_render_warns_about_a_declared_variable_left_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path, {"prompts/greet.yaml": OPTIONAL_TIER})
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "greet", "--var", "who=Ann")
+    assert result.code == 0
+    assert result.out.splitlines()[-1] == "Hi Ann of tier {{tier}}"  # what the Python SDK gives
+    assert result.err.splitlines() == [
+        "warning: variable 'tier' was not given: the Python SDK keeps {{tier}} in the text, the JS/TS SDK makes "
+        "it '' (it is optional: the app may leave it out)"
+    ]
+
+
+def test_render_refuses_a_variable_the_prompt_does_not_declare(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    make_project(tmp_path, examples=True)
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "capital-cities", "--var", "contry=France")
+    assert (result.code, result.out) == (64, "")
+    assert result.err == "error: prompt 'capital-cities' has no variable 'contry' (it declares: country)\n"
+
+
+def test_render_fills_a_chat_placeholder_from_json_without_sdk_noise(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    make_project(tmp_path, examples=True)
+    history = '[{"role": "user", "content": "My order is late"}, {"role": "assistant", "content": "Sorry!"}]'
+    args = ["render", "support-agent", "--var", "question=Where is it?", "--var", f"history={history}"]
+    for name in ("company=Acme", "tone=polite", "context=Orders ship in 2 days."):
+        args += ["--var", name]
+    result = run_cli(capsys, "--project", str(tmp_path), *args)
+    assert (result.code, result.err) == (0, "")
+    compiled = result.out.split(" ---\n", 1)[1]
+    assert "[user]\nMy order is late\n\n[assistant]\nSorry!\n" in compiled
+    assert "NOT_GIVEN" not in compiled
+
+    # Left out, the placeholder stays: promptops says so once, and the SDK's own logging stays off stderr.
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "support-agent", "--var", "question=Hi")
+    assert result.code == 0
+    assert [line.split(" was not given")[0] for line in result.err.splitlines()] == [
+        "warning: variable 'company'",
+        "warning: variable 'tone'",
+        "warning: variable 'context'",
+        "warning: placeholder 'history'",
+    ]
+    bad = run_cli(capsys, "--project", str(tmp_path), "render", "support-agent", "--var", "history=hello")
+    assert (bad.code, bad.err) == (
+        64,
+        "error: --var history: a placeholder takes a JSON list of messages, e.g. "
+        "'[{\"role\": \"user\", \"content\": \"Hi\"}]', not 'hello'\n",
+    )
+
+
+def test_an_invalid_unrelated_prompt_does_not_block_render(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    make_project(tmp_path, {"prompts/greet.yaml": OPTIONAL_TIER, "prompts/broken.yaml": "prompt: '{{ nope }}'\n"})
+    result = run_cli(capsys, "--project", str(tmp_path), "render", "greet")
+    assert (result.code, result.out) == (0, "Hi {{who}} of tier {{tier}}\n")
+    refused = run_cli(capsys, "--project", str(tmp_path), "render", "broken")
+    assert refused.code == 1
+    assert refused.err.startswith("error: the prompts do not validate (run `promptops validate`):\n")
+    assert "prompts/broken.yaml:1: 'nope' is not defined" in refused.err
+
+
 def test_render_rejects_malformed_var(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     make_project(tmp_path, examples=True)
     result = run_cli(capsys, "--project", str(tmp_path), "render", "capital-cities", "--var", "oops")

@@ -101,3 +101,13 @@ def test_unknown_version_is_a_one_line_error(repo: Path, capsys: pytest.CaptureF
         "registry: local registry at .promptops/registry.db",
         "error: prompt 'capital-cities' has no version 9 (1 version(s), the newest is 1)",
     ]
+
+
+def test_an_invalid_unrelated_prompt_does_not_block_the_experiment(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "prompts" / "broken.yaml").write_text("prompt: '{{ nope }}'\n", "utf-8")
+    assert means(experiment(capsys, "capital-cities"))["exact_match"] == 0.0
+    refused = run_cli(capsys, "experiment", "broken")
+    assert refused.code == 1
+    assert "prompts/broken.yaml:1: 'nope' is not defined" in refused.err

@@ -491,6 +491,7 @@ def test_missing_experiment(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 # --- secrets -----------------------------------------------------------------------------------------------------
 
 OPENAI_KEY = "sk-proj-" + "Zx9Qw8Er7Ty6Ui5Op4As3Df2"
+LANGFUSE_KEY = "sk-lf-" + "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 KEY_HEADER = "-----BEGIN RSA PRIVATE KEY-----"
 
@@ -508,6 +509,12 @@ def _secret_message(kind: str) -> str:
             ("prompts/a.yaml", 3, 7),
             "OpenAI API key",
             OPENAI_KEY,
+        ),
+        (  # it also matches the wider sk- pattern of OpenAI keys: still one key, one problem
+            {"prompts/a.yaml": f"prompt: 'key {LANGFUSE_KEY}'\n{SKIP}"},
+            ("prompts/a.yaml", 1, 14),
+            "Langfuse secret key",
+            LANGFUSE_KEY,
         ),
         (
             {"prompts/a.yaml": SKIP, "prompts/a.jinja": f"one\n{KEY_HEADER}\nMIIEpAIBAAKCAQEA\n"},
@@ -531,7 +538,13 @@ def _secret_message(kind: str) -> str:
             GITHUB_TOKEN,
         ),
     ],
-    ids=["openai-key-in-prompt", "private-key-in-sibling", "github-token-in-dataset", "github-token-in-partial"],
+    ids=[
+        "openai-key-in-prompt",
+        "langfuse-key-once",
+        "private-key-in-sibling",
+        "github-token-in-dataset",
+        "github-token-in-partial",
+    ],
 )
 def test_secrets_are_found_and_never_echoed(
     capsys: pytest.CaptureFixture[str],
