@@ -49,6 +49,10 @@ class RegistryError(PromptopsError):
     """The registry refused or failed a request."""
 
 
+class RegistryAuthError(RegistryError):
+    """The registry refused the credentials (401/403): a configuration error, not an outage."""
+
+
 class LabelNotFound(RegistryError):
     """A label (e.g. production) is not on any version of a prompt."""
 

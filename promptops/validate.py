@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from promptops import files, portability, render, sensitive
 from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
@@ -16,6 +18,7 @@ RESERVED_NAMES = ("new", "metrics", "prompt-detail")
 MANAGED_LABELS = ("latest", "production")
 RELEASE_LABEL = re.compile(r"^release-\d+$")
 BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
+MOCK_MODEL = "mock-llm-v1"
 
 
 def validate_project(project: Project) -> list[Diagnostic]:
@@ -191,16 +194,34 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
 
     for i, ev in enumerate(exp.evaluators):
         line, col = spec.position(f"experiment.evaluators.{i}")
+        problems = check_spec(ev)
+        if not problems and ":" in ev.kind:
+            problems = module_problems(ev.kind, project.root)
         diags.extend(
             Diagnostic(spec.path, line, col, "evaluator", "error", f"evaluator {ev.name!r}: {problem}")
-            for problem in check_spec(ev)
+            for problem in problems
         )
+    for key, target in (("experiment.task", exp.task), ("experiment.retriever", exp.retriever or "")):
+        if ":" in target:
+            line, col = spec.position(key) if key in spec.positions else spec.position("experiment")
+            diags.extend(
+                Diagnostic(spec.path, line, col, "missing-module", "error", f"{key.split('.')[1]} {problem}")
+                for problem in module_problems(target, project.root)
+            )
     metrics = {ev.name for ev in exp.evaluators} | set(BUILTIN_METRICS)
     if spec.gate is not None:
         wanted = [("gate.primary", spec.gate.primary)]
         wanted += [(f"gate.guardrails.{i}", g.metric) for i, g in enumerate(spec.gate.guardrails)]
         wanted += [(f"gate.floors.{m}", m) for m in spec.gate.floors]
         for key, metric in wanted:
+            if metric.startswith("latency_") and exp.model == MOCK_MODEL:
+                line, col = spec.position(key) if key in spec.positions else spec.position("gate")
+                message = (
+                    f"gate metric {metric!r} with {MOCK_MODEL}: the mock's latency is simulated (model_options "
+                    "latency_ms and latency_jitter_ms, 0 by default), so this gates nothing real; it gates real "
+                    "latency once the experiment uses a real model"
+                )
+                diags.append(Diagnostic(spec.path, line, col, "simulated-latency", "warning", message))
             if metric and metric not in metrics:
                 line, col = spec.position(key) if key in spec.positions else spec.position("gate")
                 diags.append(
@@ -215,6 +236,31 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
                     )
                 )
     return diags
+
+
+def module_problems(target: str, root: Path) -> list[str]:
+    """Return why `module:function`'s module cannot be found, looking for its file without importing anything.
+
+    Validation runs on pull requests next to CI's secrets, so user code is never imported here; the module is
+    looked up where promptops imports it from: the project root, then the installed packages.
+    """
+    from importlib.machinery import PathFinder
+
+    module = target.partition(":")[0]
+    search: list[str] | None = [str(root), *sys.path]
+    found = None
+    for part in module.split("."):
+        found = PathFinder.find_spec(part, search) if search is not None else None
+        if found is None:
+            break
+        search = list(found.submodule_search_locations or []) or None
+    if found is not None:
+        return []
+    as_file = root / (module.replace(".", "/") + ".py")
+    return [
+        f"module {module!r} not found: promptops imports it from the project root (e.g. "
+        f"{files.relative(as_file, root)}) or the installed packages"
+    ]
 
 
 def _dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[Diagnostic]:

@@ -488,6 +488,27 @@ def test_missing_experiment(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     )
 
 
+def test_a_latency_gate_with_the_mock_is_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    gate = "gate:\n  primary: exact_match\n  guardrails:\n    - {metric: latency_p95, max_regression: 0.1}\n"
+    experiment = "experiment:\n  dataset: d\n  evaluators: [{type: exact_match}]\n"
+    root = project(
+        tmp_path,
+        {
+            "prompts/a.yaml": "prompt: 'x {{ q }}'\nvariables: {q: {}}\n" + experiment + gate,
+            "prompts/datasets/d.yaml": DATASET,
+        },
+    )
+    assert diagnostics(capsys, root) == (
+        0,
+        [("prompts/a.yaml", 9, 7, "warning", "simulated-latency")],
+        [
+            "gate metric 'latency_p95' with mock-llm-v1: the mock's latency is simulated (model_options latency_ms "
+            "and latency_jitter_ms, 0 by default), so this gates nothing real; it gates real latency once the "
+            "experiment uses a real model"
+        ],
+    )
+
+
 # --- secrets -----------------------------------------------------------------------------------------------------
 
 OPENAI_KEY = "sk-proj-" + "Zx9Qw8Er7Ty6Ui5Op4As3Df2"
@@ -612,4 +633,33 @@ def test_validate_does_not_import_modules_named_by_prompt_files(
     )
     monkeypatch.syspath_prepend(str(root))  # as with `python -m promptops` in the checkout, or `pip install -e .`
     validate(capsys, root)
+    assert not canary.exists()
+
+
+def test_a_custom_module_that_does_not_exist_is_an_error_found_without_importing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    canary = tmp_path / "canary"
+    package = f"evals_{tmp_path.name.replace('-', '_')}"
+    evaluators = f"    - type: '{package}.checks:score'\n    - type: '{package}.nope:score'\n"
+    prompt = "prompt: hi\nexperiment:\n  dataset: d\n  task: 'no_such_tasks:run'\n  evaluators:\n" + evaluators
+    root = project(
+        tmp_path,
+        {
+            "prompts/a.yaml": prompt,
+            "prompts/datasets/d.yaml": DATASET,
+            f"{package}/__init__.py": f"open({str(canary)!r}, 'w').close()\n",
+            f"{package}/checks.py": "def score(output):\n    return 1.0\n",
+        },
+    )
+    assert diagnostics(capsys, root) == (
+        1,
+        [("prompts/a.yaml", 4, 3, "error", "missing-module"), ("prompts/a.yaml", 7, 7, "error", "evaluator")],
+        [
+            "task module 'no_such_tasks' not found: promptops imports it from the project root (e.g. "
+            "no_such_tasks.py) or the installed packages",
+            f"evaluator '{package}.nope:score': module '{package}.nope' not found: promptops imports it from the "
+            f"project root (e.g. {package}/nope.py) or the installed packages",
+        ],
+    )
     assert not canary.exists()
