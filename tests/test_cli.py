@@ -290,3 +290,16 @@ def test_a_bug_is_exit_3_with_a_crash_log_and_no_traceback(
     assert result.err.strip().endswith(f"(details in {log})")
     text = log.read_text()
     assert "Traceback (most recent call last)" in text and "sk-lf-0123456789abcdef" not in text
+
+
+def test_user_facing_text_never_speaks_of_a_seed_document(capsys: pytest.CaptureFixture[str]) -> None:
+    # "the seed" was the project's founding text, which users do not have; `seed` is the experiment's seed.
+    texts = {path.name: path.read_text("utf-8") for path in [REPO_ROOT / "README.md", *REPO_ROOT.glob("docs/*.md")]}
+    for name in sorted(COMMANDS):
+        texts[f"{name} --help"] = run_cli(capsys, name, "--help").out
+    for path in (REPO_ROOT / "prompts").rglob("*.yaml"):
+        texts[path.name] = path.read_text("utf-8")
+    import re
+
+    found = {name: re.findall(r"[^\n]*\bthe seed(?:'s)?\b(?! \d)[^\n]*", text) for name, text in texts.items()}
+    assert {name: lines for name, lines in found.items() if lines} == {}
