@@ -133,7 +133,8 @@ class LangfuseRegistry:
             **client_options(tracing or TracingConfig()),  # sampling and batching (config `tracing`)
         )
         _refuse_shared_settings(self.client, public_key, secret_key, host)
-        self.calls = Caller(host, timeout, sleep, host_variable)
+        self.calls = Caller(host, timeout, sleep)
+        self.calls.host_variable = host_variable
         self.datasets = LangfuseDatasets(self.client, self.calls, self.mask, self.describe())
 
     def describe(self) -> str:
