@@ -562,7 +562,7 @@ def test_keys_langfuse_rejects_fail_the_check_instead_of_falling_back(
     result = check(capsys, "--format", "github")
     assert result.code == 1
     message = (
-        f"Langfuse at {langfuse_double.base_url} rejected the API keys (401) while listing prompts labelled latest "
+        f"Langfuse at {langfuse_double.base_url} rejected the API keys (401) while listing prompts "
         "(page 1): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY, and that LANGFUSE_HOST is the host of their "
         "project"
     )
