@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 # Imported with this module, not per call: compiling runs once per experiment item, and the SDK's lazy
@@ -23,12 +25,29 @@ def compile_with_sdk(rendered: RenderedPrompt, values: Mapping[str, Any]) -> str
         "tags": [],
     }
     if isinstance(rendered.prompt, str):
-        return TextPromptClient(Prompt_Text(type="text", prompt=rendered.prompt, **common)).compile(**values)
+        with _sdk_quiet():
+            return TextPromptClient(Prompt_Text(type="text", prompt=rendered.prompt, **common)).compile(**values)
     messages: list[Any] = [
         {"type": "placeholder", "name": m["name"]}
         if m.get("type") == "placeholder"
         else {"type": "chatmessage", "role": m["role"], "content": m["content"]}
         for m in rendered.prompt
     ]
-    compiled = ChatPromptClient(Prompt_Chat(type="chat", prompt=messages, **common)).compile(**values)
+    with _sdk_quiet():
+        compiled = ChatPromptClient(Prompt_Chat(type="chat", prompt=messages, **common)).compile(**values)
     return [dict(m) for m in compiled]
+
+
+def _drop(record: logging.LogRecord) -> bool:
+    return False
+
+
+@contextmanager
+def _sdk_quiet() -> Iterator[None]:
+    """Keep the SDK's own compile() warnings (unresolved placeholders) off stderr: promptops says it in its words."""
+    logger = logging.getLogger("langfuse")
+    logger.addFilter(_drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_drop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,22 +17,54 @@ CONFIG_FILES = ("promptops.yaml", "pyproject.toml")
 def find_root(start: Path) -> Path:
     """Return the nearest folder at or above `start` that holds a promptops configuration."""
     start = start.resolve()
+    broken: list[str] = []
     for folder in (start, *start.parents):
-        if (folder / "promptops.yaml").is_file() or _has_tool_table(folder / "pyproject.toml"):
+        if (folder / "promptops.yaml").is_file():
             return folder
+        pyproject = folder / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        try:
+            tool = _toml_tool_table(pyproject)
+        except ConfigError as exc:
+            # Unreadable, so it may hold [tool.promptops]: say what is wrong rather than "no project found".
+            if _mentions_promptops(pyproject):
+                raise
+            broken.append(str(exc))
+            continue
+        if "promptops" in tool:
+            return folder
+    unreadable = "".join(f"\n  ({problem})" for problem in broken)
     raise ProjectNotFound(
         f"no promptops project found in {start} or any parent folder: add [tool.promptops] to pyproject.toml "
-        "or a promptops.yaml, or run `promptops init`"
+        f"or a promptops.yaml, or run `promptops init`{unreadable}"
     )
 
 
-def _has_tool_table(pyproject: Path) -> bool:
-    if not pyproject.is_file():
-        return False
+def _mentions_promptops(path: Path) -> bool:
     try:
-        return "promptops" in tomllib.loads(pyproject.read_text("utf-8")).get("tool", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "promptops" in path.read_text("utf-8", errors="replace")
+    except OSError:
         return False
+
+
+def _toml_tool_table(pyproject: Path) -> dict[str, Any]:
+    """Return the [tool] table of a pyproject.toml; raise ConfigError naming the TOML error's file:line:col."""
+    try:
+        data = tomllib.loads(pyproject.read_text("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{pyproject}: not UTF-8 text ({exc.reason}), so promptops cannot read it") from None
+    except OSError as exc:
+        raise ConfigError(f"{pyproject}: cannot read it: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        location = f"{pyproject}:{where.group(1)}:{where.group(2)}" if where else str(pyproject)
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)|\s*\(at end of document\)", "", str(exc))
+        raise ConfigError(
+            f"{location}: not valid TOML: {reason}; promptops reads its settings from [tool.promptops] there"
+        ) from None
+    tool = data.get("tool", {})
+    return tool if isinstance(tool, dict) else {}
 
 
 def load_config(root: Path) -> ProjectConfig:
@@ -71,11 +104,7 @@ def _read_raw(root: Path) -> tuple[dict[str, Any], str]:
         if not isinstance(data, dict):
             raise ConfigError("promptops.yaml: the top level must be a mapping of settings")
         return data, "promptops.yaml"
-    try:
-        tool = tomllib.loads((root / "pyproject.toml").read_text("utf-8")).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"pyproject.toml: cannot read [tool.promptops]: {exc}") from exc
-    return dict(tool.get("promptops", {})), "pyproject.toml"
+    return dict(_toml_tool_table(root / "pyproject.toml").get("promptops", {})), "pyproject.toml"
 
 
 def gate_policy(raw: Mapping[str, Any], base: GatePolicy | None = None) -> GatePolicy:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1  # validation errors, gate failures, registry refusals: the user's input or state
-EXIT_USAGE = 2  # bad command line (Click's own code); also "changes pending" for diff
+EXIT_USAGE = 64  # bad command line (sysexits EX_USAGE): never 2, which `diff` uses for "changes pending"
+EXIT_PENDING = 2  # `diff` only: changes pending, like `terraform plan -detailed-exitcode`
 EXIT_INTERNAL = 3  # a bug in promptops: short message, details in a crash log
 EXIT_INTERRUPTED = 130
 
@@ -34,12 +35,22 @@ class ValidationFailed(PromptopsError):
     """The prompt repository has errors; the diagnostics say where."""
 
 
+class BadVariable(PromptopsError):
+    """A value given on the command line names no variable of the prompt, or is not of the right shape."""
+
+    exit_code = EXIT_USAGE
+
+
 class RenderError(PromptopsError):
     """A prompt could not be rendered."""
 
 
 class RegistryError(PromptopsError):
     """The registry refused or failed a request."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused the credentials (401/403): a configuration error, not an outage."""
 
 
 class LabelNotFound(RegistryError):

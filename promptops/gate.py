@@ -63,7 +63,8 @@ class MetricRow:
 
 @dataclass(frozen=True)
 class ItemChange:
-    """A paired item whose primary-metric value got worse, or that newly failed, in the candidate."""
+    """An item that got worse on a metric, or newly failed, in the candidate (without a baseline: one below a
+    failed floor)."""
 
     item_id: str
     repeat: int
@@ -75,6 +76,7 @@ class ItemChange:
     candidate_value: float | None
     delta: float | None  # candidate_value - baseline_value, as measured
     candidate_error: str | None
+    metric: str = ""  # the metric it got worse on (the primary, or a failing guardrail's or floor's)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -133,6 +135,17 @@ def format_value(value: float | None, *, signed: bool = False) -> str:
     return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
+LATENCY_METRICS = ("latency_p50", "latency_p95")
+
+
+def format_metric(metric: str, value: float | None, *, signed: bool = False) -> str:
+    """Return a metric's value as every view shows it: latency in milliseconds with its unit, else format_value."""
+    if metric in LATENCY_METRICS and value is not None:
+        ms = 0.0 if abs(value) < EPSILON else value * 1000
+        return f"{ms:+.1f} ms" if signed else f"{ms:.1f} ms"
+    return format_value(value, signed=signed)
+
+
 def sign_test(gains: Sequence[float]) -> SignificanceResult:
     """Return the exact two-sided sign test over paired gains (ties are dropped, as the test prescribes)."""
     wins, losses, ties = _tally(gains)
@@ -171,16 +184,18 @@ def judge(policy: GatePolicy, candidate: ExperimentResult, baseline: ExperimentR
     cand_primary = candidate.metrics.get(policy.primary)
     checks = _run_checks(candidate, baseline)
     significance: SignificanceResult | None = None
-    worse: tuple[ItemChange, ...] = ()
     base_primary = baseline.metrics.get(policy.primary) if baseline else None
-    checks.append(_primary_check(policy, base_primary, cand_primary, has_baseline=baseline is not None))
+    pairs = _pairs(candidate, baseline) if baseline is not None else []
+    unchanged = bool(pairs) and all(b.output == c.output and not b.failed and not c.failed for b, c in pairs)
+    unchanged = unchanged and len(pairs) == len(candidate.items)
+    checks.append(
+        _primary_check(policy, base_primary, cand_primary, has_baseline=baseline is not None, unchanged=unchanged)
+    )
     if baseline is not None:
-        pairs = _pairs(candidate, baseline)
         if cand_primary is not None and cand_primary.mean is not None:
             significance_check, significance = _significance_check(policy, cand_primary, pairs, candidate.seed)
             checks += [significance_check] if significance_check else []
         checks += [_guardrail_check(g, baseline.metrics.get(g.metric), candidate) for g in policy.guardrails]
-        worse = _worse_items(policy.primary, cand_primary or base_primary, pairs)
     checks += [_floor_check(name, floor, candidate.metrics.get(name)) for name, floor in policy.floors.items()]
     return Verdict(
         prompt=candidate.prompt,
@@ -189,7 +204,7 @@ def judge(policy: GatePolicy, candidate: ExperimentResult, baseline: ExperimentR
         primary=policy.primary,
         checks=tuple(checks),
         metrics=_metric_rows(candidate, baseline),
-        worse_items=worse,
+        worse_items=_all_worse_items(policy, checks, candidate, baseline, pairs),
         significance=significance,
         baseline_subject=baseline.subject if baseline else None,
         candidate_subject=candidate.subject,
@@ -197,6 +212,47 @@ def judge(policy: GatePolicy, candidate: ExperimentResult, baseline: ExperimentR
         model=candidate.model,
         seed=candidate.seed,
     )
+
+
+def _all_worse_items(
+    policy: GatePolicy,
+    checks: Sequence[Check],
+    candidate: ExperimentResult,
+    baseline: ExperimentResult | None,
+    pairs: Sequence[tuple[ItemResult, ItemResult]],
+) -> tuple[ItemChange, ...]:
+    """Return the items that got worse on the primary and on the metric of every other failed check.
+
+    Without a baseline nothing can get worse: then the items below each failed floor are listed instead.
+    """
+    failed = [c.metric for c in checks if not c.passed and c.kind in ("guardrail", "floor") and c.metric]
+    found: list[ItemChange] = []
+    if baseline is not None:
+        for metric in dict.fromkeys([policy.primary, *failed]):
+            summary = candidate.metrics.get(metric) or baseline.metrics.get(metric)
+            found += _worse_items(metric, summary, pairs)
+        return tuple(found)
+    for check in checks:
+        if check.kind == "floor" and not check.passed and check.metric and check.threshold is not None:
+            found += _below_floor(check.metric, check.threshold, candidate)
+    return tuple(found)
+
+
+def _below_floor(metric: str, floor: float, candidate: ExperimentResult) -> list[ItemChange]:
+    summary = candidate.metrics.get(metric)
+    higher_is_better = summary is None or summary.higher_is_better
+    below = []
+    for item in candidate.items:
+        value = item_value(item, metric, summary)
+        low = value is not None and (value < floor - EPSILON if higher_is_better else value > floor + EPSILON)
+        if item.failed or low:
+            below.append(
+                ItemChange(
+                    item.item_id, item.repeat, item.input, item.expected_output, None, item.output, None, value,
+                    None, item.error, metric,
+                )
+            )  # fmt: skip
+    return below
 
 
 def _tally(gains: Sequence[float]) -> tuple[int, int, int]:
@@ -218,17 +274,37 @@ def _movement(metric: str, baseline: float, candidate: float, higher_is_better: 
     """Return e.g. "exact_match fell from 1.00 to 0.00"; "rose" is a regression for lower-is-better metrics."""
     gain = _gain(baseline, candidate, higher_is_better)
     if abs(gain) < EPSILON:
-        return f"{metric} stayed at {format_value(candidate)}"
+        return f"{metric} stayed at {format_metric(metric, candidate)}"
     verb = "improved" if gain > 0 else "fell" if higher_is_better else "rose"
-    return f"{metric} {verb} from {format_value(baseline)} to {format_value(candidate)}"
+    return f"{metric} {verb} from {format_metric(metric, baseline)} to {format_metric(metric, candidate)}"
 
 
-def _delta_note(baseline: float, candidate: float, higher_is_better: bool) -> str:
-    return format_value(candidate - baseline, signed=True) + ("" if higher_is_better else ", lower is better")
+def _delta_note(baseline: float, candidate: float, higher_is_better: bool, metric: str = "") -> str:
+    delta = format_metric(metric, candidate - baseline, signed=True)
+    return delta + ("" if higher_is_better else ", lower is better")
+
+
+def _evaluator_checks(run: ExperimentResult, *, is_candidate: bool) -> list[tuple[bool, str]]:
+    """Say which evaluators raised, on how many items, with what (masked): a broken measurement is not a score."""
+    from promptops.results import evaluator_failures
+    from promptops.sensitive import redact_secrets
+
+    found = []
+    for name, (count, error) in evaluator_failures(run.items).items():
+        shown = redact_secrets(" ".join(error.split()))
+        shown = shown if len(shown) <= 160 else shown[:160] + "…"
+        where = f"all {count} items" if count == len(run.items) else f"{count} of {len(run.items)} items"
+        if is_candidate:
+            found.append((False, f"evaluator {name} failed on {where} ({shown}): a score it could not compute "
+                                 "counts as a failed item, so fix the evaluator before judging"))  # fmt: skip
+        else:
+            found.append((True, f"the baseline's evaluator {name} failed on {where} ({shown}); compared as recorded"))
+    return found
 
 
 def _run_checks(candidate: ExperimentResult, baseline: ExperimentResult | None) -> list[Check]:
     found = [(False, f"the candidate run stopped early ({candidate.stopped})")] if candidate.stopped else []
+    found += _evaluator_checks(candidate, is_candidate=True)
     if baseline is not None:
         base_setup, cand_setup = (f"dataset {r.dataset}, model {r.model}, seed {r.seed}" for r in (baseline, candidate))
         if base_setup != cand_setup:
@@ -237,11 +313,17 @@ def _run_checks(candidate: ExperimentResult, baseline: ExperimentResult | None) 
         if baseline.stopped:
             # Not a failure: a broken production version must stay beatable; its failed items count against it.
             found.append((True, f"the baseline run stopped early ({baseline.stopped}); compared as recorded"))
+        found += _evaluator_checks(baseline, is_candidate=False)
     return [Check("run", None, None, None, None, None, passed, message) for passed, message in found]
 
 
 def _primary_check(
-    policy: GatePolicy, base: MetricSummary | None, cand: MetricSummary | None, *, has_baseline: bool
+    policy: GatePolicy,
+    base: MetricSummary | None,
+    cand: MetricSummary | None,
+    *,
+    has_baseline: bool,
+    unchanged: bool = False,
 ) -> Check:
     metric, min_delta = policy.primary, policy.min_delta
     if cand is None or cand.mean is None:
@@ -249,23 +331,49 @@ def _primary_check(
         message = f"the candidate has no {metric} {why}, so it cannot be judged"
         return Check("primary", metric, _mean(base), None, None, min_delta, False, message)
     if not has_baseline:
-        message = f"no production baseline yet, so {metric} ({format_value(cand.mean)}) is not compared"
+        message = f"no production baseline yet, so {metric} ({format_metric(metric, cand.mean)}) is not compared"
         return Check("primary", metric, None, cand.mean, None, None, True, message)
     if base is None or base.mean is None:
         message = f"the baseline has no value for {metric}, so the candidate cannot be compared"
         return Check("primary", metric, None, cand.mean, None, min_delta, False, message)
     hib, b, c = cand.higher_is_better, base.mean, cand.mean
-    gain, note, threshold = _gain(b, c, hib), _delta_note(b, c, hib), f"min_delta {format_value(min_delta)}"
+    gain, note = _gain(b, c, hib), _delta_note(b, c, hib, metric)
+    threshold = f"min_delta {format_metric(metric, min_delta)}"
+    moved = _movement(metric, b, c, hib)
     if policy.policy == "no_regression":
         passed = gain >= -min_delta - EPSILON
         tail = f"{note}, {'within' if passed else 'a regression beyond'} {threshold}"
-    else:
-        passed = gain > min_delta + EPSILON
-        if passed:
-            tail = f"{note} > {threshold}" if hib else f"{note}; gain {format_value(gain)} > {threshold}"
-        else:
-            tail = note if gain < -EPSILON else f"{note}, not > {threshold}"  # a regression speaks for itself
-    return Check("primary", metric, b, c, c - b, min_delta, passed, f"{_movement(metric, b, c, hib)} ({tail})")
+        return Check("primary", metric, b, c, c - b, min_delta, passed, f"{moved} ({tail})")
+    if gain > min_delta + EPSILON:
+        tail = f"{note} > {threshold}" if hib else f"{note}; gain {format_metric(metric, gain)} > {threshold}"
+        return Check("primary", metric, b, c, c - b, min_delta, True, f"{moved} ({tail})")
+    if gain < -EPSILON:  # a regression speaks for itself
+        return Check("primary", metric, b, c, c - b, min_delta, False, f"{moved} ({note})")
+    # Held, not improved. Under `improve` that fails, except where improving is impossible: the baseline is
+    # already at the metric's best value, or the candidate answers exactly as the baseline on every item.
+    if _at_best(cand, b) and _at_best(cand, c):
+        message = (
+            f"{metric} stayed at its best possible value {format_metric(metric, c)}: the baseline is at the "
+            "ceiling, where nothing can improve, so holding it passes under policy improve"
+        )
+        return Check("primary", metric, b, c, c - b, min_delta, True, message)
+    if unchanged:
+        message = (
+            f"{moved}: the candidate's outputs equal the baseline's on every item, so there is nothing to improve "
+            "and nothing lost; an unchanged answer passes under policy improve"
+        )
+        return Check("primary", metric, b, c, c - b, min_delta, True, message)
+    hint = "; to release changes that hold the score, set `policy: no_regression` in the prompt's gate"
+    return Check("primary", metric, b, c, c - b, min_delta, False, f"{moved} ({note}, not > {threshold}{hint})")
+
+
+def _at_best(summary: MetricSummary, value: float) -> bool:
+    """Return whether `value` is the best a metric can be: 1 for a BOOLEAN share, 0 for error_rate."""
+    if summary.data_type == "BOOLEAN" and summary.higher_is_better:
+        return value >= 1.0 - EPSILON
+    if summary.name == "error_rate":
+        return value <= EPSILON
+    return False
 
 
 def _pairs(candidate: ExperimentResult, baseline: ExperimentResult) -> list[tuple[ItemResult, ItemResult]]:
@@ -313,16 +421,18 @@ def _guardrail_check(guardrail: Guardrail, base: MetricSummary | None, candidate
         return Check("guardrail", metric, None, cand.mean, None, tolerance, True, message)
     hib, b, c = cand.higher_is_better, base.mean, cand.mean
     passed = _gain(b, c, hib) >= -tolerance - EPSILON
-    where = f"{'within' if passed else 'a regression beyond'} max_regression {format_value(tolerance)}"
-    message = f"{_movement(metric, b, c, hib)} ({_delta_note(b, c, hib)}, {where})"
+    where = f"{'within' if passed else 'a regression beyond'} max_regression {format_metric(metric, tolerance)}"
+    message = f"{_movement(metric, b, c, hib)} ({_delta_note(b, c, hib, metric)}, {where})"
     return Check("guardrail", metric, b, c, c - b, tolerance, passed, message)
 
 
 def _floor_check(metric: str, floor: float, cand: MetricSummary | None) -> Check:
     if cand is None or cand.mean is None:
-        message = f"the candidate has no value for {metric}, so its floor {format_value(floor)} cannot be checked"
+        message = (
+            f"the candidate has no value for {metric}, so its floor {format_metric(metric, floor)} cannot be checked"
+        )
         return Check("floor", metric, None, None, None, floor, False, message)
-    value, shown, limit = cand.mean, format_value(cand.mean), format_value(floor)
+    value, shown, limit = cand.mean, format_metric(metric, cand.mean), format_metric(metric, floor)
     if cand.higher_is_better:
         passed = value >= floor - EPSILON
         message = f"{metric} {shown} {'meets' if passed else 'is below'} the floor {limit}"
@@ -333,10 +443,10 @@ def _floor_check(metric: str, floor: float, cand: MetricSummary | None) -> Check
     return Check("floor", metric, None, value, None, floor, passed, message)
 
 
-def _item_change(old: ItemResult, new: ItemResult, b: float | None, c: float | None) -> ItemChange:
+def _item_change(old: ItemResult, new: ItemResult, b: float | None, c: float | None, metric: str) -> ItemChange:
     delta = None if b is None or c is None else c - b
     return ItemChange(
-        new.item_id, new.repeat, new.input, new.expected_output, old.output, new.output, b, c, delta, new.error
+        new.item_id, new.repeat, new.input, new.expected_output, old.output, new.output, b, c, delta, new.error, metric
     )
 
 
@@ -350,7 +460,7 @@ def _worse_items(
         b, c = item_value(base, metric, summary), item_value(cand, metric, summary)
         drop = None if b is None or c is None else -_gain(b, c, higher_is_better)
         if (drop is not None and drop > EPSILON) or (cand.failed and not base.failed):
-            found.append((drop, _item_change(base, cand, b, c)))
+            found.append((drop, _item_change(base, cand, b, c, metric)))
     # Items without a numeric drop (CATEGORICAL or no latency) sort after the measured ones.
     found.sort(key=lambda f: (f[0] is None, -(f[0] or 0.0), f[1].item_id, f[1].repeat))
     return tuple(change for _, change in found)

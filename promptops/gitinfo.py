@@ -76,6 +76,17 @@ def file_at(root: Path, ref: str, path: Path) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+SHALLOW_HINT = (
+    "; this is a shallow clone, which lacks that history: fetch it all (actions/checkout with `fetch-depth: 0`, "
+    "or `git fetch --unshallow`)"
+)
+
+
+def _shallow(repo: Any) -> str:
+    """Return the hint for a shallow clone (where base refs and merge-bases are missing), or ''."""
+    return SHALLOW_HINT if (Path(repo.git_dir) / "shallow").exists() else ""
+
+
 def merge_base(root: Path, ref: str) -> str:
     """Return the merge-base of HEAD and `ref`."""
     import git
@@ -84,11 +95,17 @@ def merge_base(root: Path, ref: str) -> str:
     if repo is None:
         raise GitError(f"{root} is not inside a git repository")
     try:
+        repo.commit(ref)
+    except _unknown_ref_errors():
+        hint = _shallow(repo) or ": pass --base with a branch or commit"
+        raise GitError(f"git does not know {ref!r}{hint}") from None
+    try:
         bases = repo.merge_base("HEAD", ref)
     except git.GitCommandError as exc:
-        raise GitError(f"git cannot find a merge-base with {ref!r}: {exc.stderr.strip() or exc}") from None
+        detail = exc.stderr.strip() or str(exc)
+        raise GitError(f"git cannot find a merge-base with {ref!r}: {detail}{_shallow(repo)}") from None
     if not bases:
-        raise GitError(f"HEAD and {ref!r} have no common ancestor")
+        raise GitError(f"HEAD and {ref!r} have no common ancestor{_shallow(repo)}")
     return str(bases[0].hexsha)
 
 
@@ -103,7 +120,7 @@ def default_base(root: Path) -> str:
             return candidate
         except _unknown_ref_errors():
             continue
-    raise GitError("cannot find the default branch: pass --base REF")
+    raise GitError(f"cannot find the default branch: pass --base REF{_shallow(repo)}")
 
 
 def worktree_root(root: Path) -> Path:

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from promptops import gitinfo
 from promptops import render as rendering
@@ -110,10 +111,11 @@ def _check_one(
         before = prompt_as_text(old.rendered.prompt) if old else ""
         diff = unified(before, prompt_as_text(head.prompt), f"{spec.name} (base)", f"{spec.name} (this branch)")
     planned = plan.action if plan else UNPLANNED
+    where: dict[str, Any] = {"path": spec.path, "line": spec.position("gate")[0] if "gate" in spec.positions else 1}
     if plan is not None and plan.status in ("in-sync", "held"):
         return PromptCheck(spec.name, status, "-", diff, planned, None, plan.status.replace("-", " "))
     if plan is not None and plan.status == "rejected":
-        return PromptCheck(spec.name, status, "-", diff, planned, None, "rejected before", blocked=plan.action)
+        return PromptCheck(spec.name, status, "-", diff, planned, None, "rejected before", blocked=plan.action, **where)
     if spec.experiment is None:
         return PromptCheck(spec.name, status, "-", diff, planned, None, f"no experiment ({spec.no_experiment_reason})")
     dataset = project.dataset(spec.experiment.dataset)
@@ -125,10 +127,10 @@ def _check_one(
         subject = baseline if baseline is not None else Subject(head, None, "this branch")
         verdict, _, _ = evaluate(spec, dataset, subject, None, run)
         return PromptCheck(
-            spec.name, status, f"{source}, judged alone on the changed experiment", diff, planned, verdict
+            spec.name, status, f"{source}, judged alone on the changed experiment", diff, planned, verdict, **where
         )
     verdict, _, _ = evaluate(spec, dataset, Subject(head, None, "this branch"), baseline, run)
-    return PromptCheck(spec.name, status, source, diff, planned, verdict)
+    return PromptCheck(spec.name, status, source, diff, planned, verdict, **where)
 
 
 def _baseline(production: PromptVersion | None, spec: PromptSpec, old: BasePrompt | None) -> tuple[Subject | None, str]:

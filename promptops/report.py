@@ -29,6 +29,8 @@ class PromptCheck:
     verdict: Verdict | None
     note: str = ""  # why there is no verdict (no experiment, held, ...)
     blocked: str = ""  # why the check fails without a verdict (the content was rejected before)
+    path: str = ""  # the prompt file, relative to the project root (for annotations)
+    line: int | None = None  # the line a failed gate is annotated on (the prompt's `gate:`)
 
     @property
     def passed(self) -> bool:

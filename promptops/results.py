@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptops.evaluators.aggregate import MetricSummary
 from promptops.evaluators.base import Score
+
+EVALUATOR_ERROR = "evaluator error: "  # how an item that failed in an evaluator records it: prefix, name, ": "
+
+
+def evaluator_failures(items: Iterable[ItemResult]) -> dict[str, tuple[int, str]]:
+    """Return, per evaluator that raised, on how many items and the first error it raised (type: message)."""
+    found: dict[str, tuple[int, str]] = {}
+    for item in items:
+        if item.error and item.error.startswith(EVALUATOR_ERROR):
+            name, _, error = item.error.removeprefix(EVALUATOR_ERROR).partition(": ")
+            count, first = found.get(name, (0, error))
+            found[name] = (count + 1, first)
+    return found
 
 
 @dataclass(frozen=True)

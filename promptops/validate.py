@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptops import files, render, sensitive
+from promptops import files, portability, render, sensitive
 from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
@@ -22,36 +23,77 @@ RESERVED_NAMES = ("new", "metrics", "prompt-detail")
 MANAGED_LABELS = ("latest", "production")
 RELEASE_LABEL = re.compile(r"^release-\d+$")
 BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
+MOCK_MODEL = "mock-llm-v1"
 
 
 def validate_project(project: Project, cache: ValidationCache | None = None) -> list[Diagnostic]:
     """Return every diagnostic for the project, sorted by file, line and column."""
-    return validate_and_render(project, cache)[0]
+    return validate_and_render(project, cache=cache)[0]
 
 
 def validate_and_render(
-    project: Project, cache: ValidationCache | None = None
+    project: Project, only: str | None = None, cache: ValidationCache | None = None
 ) -> tuple[list[Diagnostic], dict[str, RenderedPrompt]]:
     """Return every diagnostic, sorted, and the rendered prompts (by name) of the prompts that rendered cleanly.
 
-    With `cache`, a prompt whose files (and partials) are unchanged is not checked and rendered again.
+    With `only`, check just that prompt and the files it uses (its YAML and template, its dataset, the
+    partials), so a broken unrelated prompt does not block rendering or running this one. An `only` that
+    names no loaded prompt checks everything: its own file may be the one that failed to load. With `cache`, a
+    prompt whose files (and partials) are unchanged is not checked and rendered again.
     """
-    diags = list(project.diagnostics)
+    specs = [p for p in project.prompts if p.name == only] if only is not None else list(project.prompts)
+    if not specs:
+        specs, only = list(project.prompts), None
+    scope = None if only is None else _files_of(project, specs)
+    diags = [d for d in project.diagnostics if scope is None or d.path in scope]
     rendered: dict[str, RenderedPrompt] = {}
-    diags.extend(_duplicate_names(project.prompts))
+    diags.extend(d for d in _duplicate_names(project.prompts) if only is None or d.path in (scope or ()))
     datasets = {d.name: d for d in project.datasets}
-    for spec in project.prompts:
+    for spec in specs:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
         check = partial(render.check_prompt, spec, project.prompts_root, project.root)
         problems, result = cache.check(spec, project.prompts_root, check) if cache is not None else check()
         diags.extend(problems)
-        if result is not None:
+        unportable = portability_problems(spec, result) if result is not None else []
+        diags.extend(unportable)
+        if result is not None and not unportable:
             rendered[spec.name] = result
         diags.extend(_experiment_problems(spec, project, datasets))
-    diags.extend(_dataset_coverage(project))
-    diags.extend(_secrets(project, cache))
+    diags.extend(_dataset_coverage(project, specs))
+    diags.extend(_secrets(project, scope, cache))
     return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
+
+
+def _files_of(project: Project, specs: Iterable[PromptSpec]) -> set[str]:
+    """Return the project-relative files these prompts are made of: YAML, template, dataset, partials."""
+    found: set[str] = set()
+    prompts_dir = files.relative(project.prompts_root, project.root)
+    for spec in specs:
+        found |= {spec.path, spec.template_path}
+        if spec.experiment is not None:
+            found |= {f"{prompts_dir}/datasets/{spec.experiment.dataset}{s}" for s in (".yaml", ".yml", ".jsonl")}
+    partials = project.prompts_root / "_partials"
+    if partials.is_dir():
+        found |= {files.relative(p, project.root) for p in partials.rglob("*") if p.is_file()}
+    return found
+
+
+def portability_problems(spec: PromptSpec, rendered: RenderedPrompt) -> list[Diagnostic]:
+    """Return where the stored text would compile differently in the JS/TS SDK than in the Python one."""
+    if isinstance(rendered.prompt, str):
+        texts = [(rendered.prompt, spec.position("prompt"))]
+    else:
+        texts = [
+            (message.get("content", ""), (template.line, None) if template.line else spec.position("messages"))
+            for message, template in zip(rendered.prompt, spec.messages, strict=True)
+        ]
+    runtime = set(spec.runtime_names())
+    for text, (line, col) in texts:
+        found = portability.js_difference(text, runtime)
+        if found is not None:
+            return [Diagnostic(spec.path, line, col, "sdk-incompatible", "error", found.message)]
+    return []
 
 
 def _printable(d: Diagnostic) -> Diagnostic:
@@ -159,16 +201,34 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
 
     for i, ev in enumerate(exp.evaluators):
         line, col = spec.position(f"experiment.evaluators.{i}")
+        problems = check_spec(ev)
+        if not problems and ":" in ev.kind:
+            problems = module_problems(ev.kind, project.root)
         diags.extend(
             Diagnostic(spec.path, line, col, "evaluator", "error", f"evaluator {ev.name!r}: {problem}")
-            for problem in check_spec(ev)
+            for problem in problems
         )
+    for key, target in (("experiment.task", exp.task), ("experiment.retriever", exp.retriever or "")):
+        if ":" in target:
+            line, col = spec.position(key) if key in spec.positions else spec.position("experiment")
+            diags.extend(
+                Diagnostic(spec.path, line, col, "missing-module", "error", f"{key.split('.')[1]} {problem}")
+                for problem in module_problems(target, project.root)
+            )
     metrics = {ev.name for ev in exp.evaluators} | set(BUILTIN_METRICS)
     if spec.gate is not None:
         wanted = [("gate.primary", spec.gate.primary)]
         wanted += [(f"gate.guardrails.{i}", g.metric) for i, g in enumerate(spec.gate.guardrails)]
         wanted += [(f"gate.floors.{m}", m) for m in spec.gate.floors]
         for key, metric in wanted:
+            if metric.startswith("latency_") and exp.model == MOCK_MODEL:
+                line, col = spec.position(key) if key in spec.positions else spec.position("gate")
+                message = (
+                    f"gate metric {metric!r} with {MOCK_MODEL}: the mock's latency is simulated (model_options "
+                    "latency_ms and latency_jitter_ms, 0 by default), so this gates nothing real; it gates real "
+                    "latency once the experiment uses a real model"
+                )
+                diags.append(Diagnostic(spec.path, line, col, "simulated-latency", "warning", message))
             if metric and metric not in metrics:
                 line, col = spec.position(key) if key in spec.positions else spec.position("gate")
                 diags.append(
@@ -185,9 +245,34 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
     return diags
 
 
-def _dataset_coverage(project: Project) -> Iterator[Diagnostic]:
+def module_problems(target: str, root: Path) -> list[str]:
+    """Return why `module:function`'s module cannot be found, looking for its file without importing anything.
+
+    Validation runs on pull requests next to CI's secrets, so user code is never imported here; the module is
+    looked up where promptops imports it from: the project root, then the installed packages.
+    """
+    from importlib.machinery import PathFinder
+
+    module = target.partition(":")[0]
+    search: list[str] | None = [str(root), *sys.path]
+    found = None
+    for part in module.split("."):
+        found = PathFinder.find_spec(part, search) if search is not None else None
+        if found is None:
+            break
+        search = list(found.submodule_search_locations or []) or None
+    if found is not None:
+        return []
+    as_file = root / (module.replace(".", "/") + ".py")
+    return [
+        f"module {module!r} not found: promptops imports it from the project root (e.g. "
+        f"{files.relative(as_file, root)}) or the installed packages"
+    ]
+
+
+def _dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
     """Every item of a dataset must give every required runtime variable of the prompts that use it."""
-    for spec in project.prompts:
+    for spec in specs:
         if spec.experiment is None or spec.experiment.task not in ("generate", "rag"):
             continue  # a custom task builds its own variables
         dataset = project.dataset(spec.experiment.dataset)
@@ -209,10 +294,15 @@ def _dataset_coverage(project: Project) -> Iterator[Diagnostic]:
                 )
 
 
-def _secrets(project: Project, cache: ValidationCache | None = None) -> Iterator[Diagnostic]:
-    """Scan every text file under the prompts folder, loaded or not: a credential must never reach a registry."""
+def _secrets(
+    project: Project, scope: set[str] | None = None, cache: ValidationCache | None = None
+) -> Iterator[Diagnostic]:
+    """Scan every text file under the prompts folder (or those in `scope`), loaded or not: a credential must
+    never reach a registry."""
     root = project.prompts_root
     candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    if scope is not None:
+        candidates = [p for p in candidates if files.relative(p, project.root) in scope]
     for path in candidates:
         scan = partial(_secrets_in, path, project)
         yield from cache.secrets(path, files.relative(path, project.root), scan) if cache is not None else scan()
@@ -222,8 +312,11 @@ def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
     read = files.read_text(path, project.root, max_bytes=files.MAX_DATASET_BYTES)
     if read.text is None:
         return []
-    found = []
+    found, seen = [], set()
     for finding in sensitive.find_secrets(read.text):
+        if (finding.line, finding.col) in seen:
+            continue  # an sk-lf- key also matches the wider sk- pattern: one key, one problem
+        seen.add((finding.line, finding.col))
         article = "an" if finding.kind[0].lower() in "aeio" else "a"
         found.append(
             Diagnostic(

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptops.evaluators.base import as_text
-from promptops.gate import ItemChange, MetricRow, Verdict, format_value
+from promptops.gate import ItemChange, MetricRow, Verdict, format_metric
 
 CELL_CHARS = 200  # Markdown table cells: long outputs would bury the table
 PREVIEW_CHARS = 80  # terminal previews: one line each
@@ -30,8 +30,8 @@ def verdict_text(verdict: Verdict, *, max_items: int = 10) -> str:
     lines += ["", "checks:"]
     kind_width = max((len(c.kind) for c in verdict.checks), default=0)
     lines += [f"  {'✓' if c.passed else '✗'} {c.kind.ljust(kind_width)}  {c.message}" for c in verdict.checks]
-    if verdict.baseline_subject is not None:
-        lines += ["", *_text_items(verdict, max_items)]
+    for metric, items in _groups(verdict):
+        lines += ["", *_text_items(verdict, metric, items, max_items)]
     lines += ["", _footer(verdict), verdict.reason]
     return "\n".join(lines) + "\n"
 
@@ -44,14 +44,28 @@ def verdict_markdown(verdict: Verdict, *, max_items: int = 10) -> str:
     lines += [f"| {_metric_label(verdict, r)} | {' | '.join(_values(r))} |" for r in verdict.metrics]
     lines += ["", "| | check | detail |", "| :-: | :-- | :-- |"]
     lines += [f"| {'✅' if c.passed else '❌'} | {c.kind} | {_cell(c.message, limit=None)} |" for c in verdict.checks]
-    if verdict.baseline_subject is not None:
-        lines += ["", *_markdown_items(verdict, max_items)]
+    for metric, items in _groups(verdict):
+        lines += ["", *_markdown_items(verdict, metric, items, max_items)]
     lines += ["", f"<sub>{_cell(_footer(verdict), limit=None)}</sub>"]
     return "\n".join(lines) + "\n"
 
 
 def _values(row: MetricRow) -> list[str]:
-    return [format_value(row.baseline), format_value(row.candidate), format_value(row.delta, signed=True)]
+    return [
+        format_metric(row.name, row.baseline),
+        format_metric(row.name, row.candidate),
+        format_metric(row.name, row.delta, signed=True),
+    ]
+
+
+def _groups(verdict: Verdict) -> list[tuple[str, tuple[ItemChange, ...]]]:
+    """Return the listed items by metric: the primary first (even when empty, with a baseline), then the
+    metrics of the other failed checks."""
+    metrics = [verdict.primary] if verdict.baseline_subject is not None else []
+    metrics += [i.metric or verdict.primary for i in verdict.worse_items]
+    return [
+        (m, tuple(i for i in verdict.worse_items if (i.metric or verdict.primary) == m)) for m in dict.fromkeys(metrics)
+    ]
 
 
 def _aligned(rows: Sequence[Sequence[str]], *, right: set[int]) -> list[str]:
@@ -76,19 +90,24 @@ def _label(item: ItemChange) -> str:
     return item.item_id if item.repeat == 0 else f"{item.item_id} (repeat {item.repeat})"
 
 
-def _change(item: ItemChange) -> str:
+def _change(item: ItemChange, metric: str) -> str:
     """Return e.g. "1.00 → 0.00 (-1.00)"; without numeric values (CATEGORICAL) just the arrow."""
-    moved = f"{format_value(item.baseline_value)} → {format_value(item.candidate_value)}"
-    return moved if item.delta is None else f"{moved} ({format_value(item.delta, signed=True)})"
+    if item.baseline_value is None and item.baseline_output is None and item.delta is None:
+        return format_metric(metric, item.candidate_value)  # no baseline: the value below the floor
+    moved = f"{format_metric(metric, item.baseline_value)} → {format_metric(metric, item.candidate_value)}"
+    return moved if item.delta is None else f"{moved} ({format_metric(metric, item.delta, signed=True)})"
 
 
-def _items_heading(verdict: Verdict) -> str:
-    count = len(verdict.worse_items)
-    return f"{count} item{'' if count == 1 else 's'} got worse on {verdict.primary}"
+def _items_heading(verdict: Verdict, metric: str, items: Sequence[ItemChange]) -> str:
+    count = len(items)
+    noun = f"{count} item{'' if count == 1 else 's'}"
+    if verdict.baseline_subject is None:
+        return f"{noun} below the floor on {metric}"
+    return f"{noun} got worse on {metric}"
 
 
-def _more(verdict: Verdict, max_items: int) -> list[str]:
-    hidden = len(verdict.worse_items) - max_items
+def _more(items: Sequence[ItemChange], max_items: int) -> list[str]:
+    hidden = len(items) - max_items
     return [f"… and {hidden} more"] if hidden > 0 else []
 
 
@@ -105,18 +124,19 @@ def _preview(value: Any) -> str:
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
 
 
-def _text_items(verdict: Verdict, max_items: int) -> list[str]:
-    if not verdict.worse_items:
-        return [f"no item got worse on {verdict.primary}"]
-    lines = [f"{_items_heading(verdict)}:"]
-    for item in verdict.worse_items[:max_items]:
+def _text_items(verdict: Verdict, metric: str, items: Sequence[ItemChange], max_items: int) -> list[str]:
+    if not items:
+        return [f"no item got worse on {metric}"]
+    lines = [f"{_items_heading(verdict, metric, items)}:"]
+    for item in items[:max_items]:
         error = f"  error: {_preview(item.candidate_error)}" if item.candidate_error else ""
-        lines.append(f"  {_label(item)}  {_change(item)}{error}")
+        lines.append(f"  {_label(item)}  {_change(item, metric)}{error}")
         lines.append(f"      input:     {_preview(item.input)}")
         lines.append(f"      expected:  {_preview(item.expected_output)}")
-        lines.append(f"      baseline:  {_preview(item.baseline_output)}")
+        if verdict.baseline_subject is not None:
+            lines.append(f"      baseline:  {_preview(item.baseline_output)}")
         lines.append(f"      candidate: {_preview(item.candidate_output)}")
-    return lines + [f"  {line}" for line in _more(verdict, max_items)]
+    return lines + [f"  {line}" for line in _more(items, max_items)]
 
 
 def _cell(value: Any, *, limit: int | None = CELL_CHARS) -> str:
@@ -138,19 +158,19 @@ def _metric_label(verdict: Verdict, row: MetricRow) -> str:
     return name if row.higher_is_better else f"{name} (lower is better)"
 
 
-def _markdown_items(verdict: Verdict, max_items: int) -> list[str]:
-    if not verdict.worse_items:
-        return [f"No item got worse on {_cell(verdict.primary)}."]
-    lines = [f"<details><summary>{_cell(_items_heading(verdict))}</summary>", ""]
-    shown = verdict.worse_items[:max_items]
+def _markdown_items(verdict: Verdict, metric: str, items: Sequence[ItemChange], max_items: int) -> list[str]:
+    if not items:
+        return [f"No item got worse on {_cell(metric)}."]
+    lines = [f"<details><summary>{_cell(_items_heading(verdict, metric, items))}</summary>", ""]
+    shown = items[:max_items]
     if shown:
-        lines += [f"| item | input | expected | baseline output | candidate output | {_cell(verdict.primary)} |"]
+        lines += [f"| item | input | expected | baseline output | candidate output | {_cell(metric)} |"]
         lines += ["| :-- | :-- | :-- | :-- | :-- | --: |"]
     for item in shown:
         output = "" if item.candidate_output is None else _cell(item.candidate_output)
         if item.candidate_error:
             output += ("<br>" if output else "") + f"**error:** {_cell(item.candidate_error)}"
         cells = [_label(item), item.input, item.expected_output, item.baseline_output]
-        lines.append(f"| {' | '.join(_cell(c) for c in cells)} | {output or '—'} | {_change(item)} |")
-    more = _more(verdict, max_items)
+        lines.append(f"| {' | '.join(_cell(c) for c in cells)} | {output or '—'} | {_change(item, metric)} |")
+    more = _more(items, max_items)
     return [*lines, *([""] if shown else []), *more, *([""] if more else []), "</details>"]

@@ -160,14 +160,18 @@ def test_regressed_prompt_fails_and_lists_the_items_that_got_worse(
     result = check(capsys, "--format", "github", "--report", str(tmp_path / "report.md"))
     assert result.code == 1
     lines = result.out.splitlines()
-    assert not [line for line in lines if line.startswith("::")]  # no validation problem to annotate
-    assert lines[0] == "capital-cities: REJECTED"
+    # No validation problem to annotate; the failed gate is an error on the prompt file, at its `gate:`.
+    assert [line for line in lines if line.startswith("::")] == [
+        "::error file=prompts/capital-cities.yaml,line=25,title=promptops gate::capital-cities: Candidate rejected: "
+        "exact_match fell from 1.00 to 0.00 (-1.00)."
+    ]
+    assert lines[1] == "capital-cities: REJECTED"
     assert "  ✗ primary    exact_match fell from 1.00 to 0.00 (-1.00)" in lines
     assert "10 items got worse on exact_match:" in lines
     assert "  australia  1.00 → 0.00 (-1.00)" in lines
     assert '      candidate: {"answer": "Canberra"}' in lines
     assert "  … and 0 more" not in lines
-    assert lines[-1] == "check failed: 1 changed prompt(s)"
+    assert lines[-1] == "check failed: 1 of 1 changed prompt(s) failed the gate"
 
     markdown = (tmp_path / "report.md").read_text("utf-8")
     assert markdown.startswith(
@@ -211,6 +215,8 @@ def test_validation_error_fails_with_annotations_and_runs_no_experiment(
     assert result.out.splitlines() == [
         "::error file=prompts/support-agent.yaml,line=7,title=promptops undeclared-variable::'mood' is not defined: "
         "declare it under `variables:` (runtime) or `constants:` (build time)",
+        "::warning file=prompts/support-agent.yaml,line=22,col=3,title=promptops unused-variable::runtime variable "
+        "'tone' is declared but never used: remove it or use {{ tone }}",
         "check failed: 1 validation error(s)",
     ]
     markdown = (tmp_path / "report.md").read_text("utf-8")
@@ -266,7 +272,6 @@ def test_new_prompt_is_judged_on_its_floors_only(repo: Path, capsys: pytest.Capt
     for prompt in prompts.values():
         assert (prompt["status"], prompt["baseline"]) == ("new", "none: a new prompt is judged on its floors")
         assert prompt["verdict"]["baseline_subject"] is None
-        assert prompt["verdict"]["worse_items"] == []
         assert all(m["baseline"] is None for m in prompt["verdict"]["metrics"])
 
     short = prompts["capitals-short"]["verdict"]
@@ -275,8 +280,12 @@ def test_new_prompt_is_judged_on_its_floors_only(repo: Path, capsys: pytest.Capt
         ("primary", True, "no production baseline yet, so exact_match (1.00) is not compared"),
         ("floor", True, "mentions_capital 1.00 meets the floor 0.80"),
     ]
+    assert short["worse_items"] == []
     strict_verdict = prompts["capitals-strict"]["verdict"]
     assert strict_verdict["passed"] is False
+    # Nothing can get worse without a baseline: the items below the failed floor are listed instead.
+    below = [(i["item_id"], i["metric"], i["candidate_value"]) for i in strict_verdict["worse_items"]]
+    assert len(below) == 10 and set(below) == {(i, "exact_match", 0.0) for i, _, _ in below}
     assert [(c["kind"], c["metric"], c["passed"]) for c in strict_verdict["checks"]] == [
         ("primary", "exact_match", True),
         ("floor", "exact_match", False),
@@ -333,7 +342,7 @@ def test_a_pr_that_changes_200_prompts_gets_a_comment_sized_report(
 
     result = check(capsys, "--report", str(tmp_path / "report.md"))
     assert result.code == 1
-    assert result.out.splitlines()[-1] == "check failed: 200 changed prompt(s)"
+    assert result.out.splitlines()[-1] == "check failed: 200 of 200 changed prompt(s) failed the gate"
     markdown = (tmp_path / "report.md").read_text("utf-8")
     assert len(markdown) <= report.GITHUB_COMMENT_LIMIT
     assert markdown.startswith(f"{report.MARKER}\n## promptops check ❌ failed\n\n200 prompt(s) changed, 200 failed")
@@ -539,3 +548,74 @@ def test_an_unreachable_langfuse_falls_back_to_the_base_ref(
     assert data["baseline_source"].startswith("the base ref main (registry unreachable: ")
     assert "sk-lf-unreachable-secret" not in json.dumps(data)
     assert only_prompt(data)["baseline"] == "the prompt as it is on the base ref"
+
+
+def test_keys_langfuse_rejects_fail_the_check_instead_of_falling_back(
+    repo: Path, capsys: pytest.CaptureFixture[str], langfuse_double: LangfuseDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key of its own: the SDK keeps one client per public key per process (REFERENCE §1.3).
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", f"pk-lf-rejected-{id(repo)}")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-wrong-secret-key")
+    monkeypatch.setenv("LANGFUSE_HOST", langfuse_double.base_url)  # the older name: messages must say it
+    branch(repo)
+    set_instruction(repo, BETTER, "Ask for only the city name")
+    result = check(capsys, "--format", "github")
+    assert result.code == 1
+    message = (
+        f"Langfuse at {langfuse_double.base_url} rejected the API keys (401) while listing prompts "
+        "(page 1): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY, and that LANGFUSE_HOST is the host of their "
+        "project"
+    )
+    assert result.err.splitlines()[-1] == f"error: {message}"
+    assert result.out.splitlines()[-1].startswith("::error file=promptops.yaml,title=promptops check::Langfuse at ")
+    assert "sk-lf-wrong-secret-key" not in result.out + result.err
+
+
+def test_a_base_url_without_a_scheme_says_how_to_write_it(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-noscheme")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-noscheme-secret")
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "cloud.langfuse.com")
+    result = run_cli(capsys, "status")
+    assert (result.code, result.err) == (
+        1,
+        "error: LANGFUSE_BASE_URL is 'cloud.langfuse.com', which has no scheme: write the whole URL, e.g. "
+        "https://cloud.langfuse.com\n",
+    )
+
+
+def test_one_failed_of_two_is_counted_and_every_failed_metric_lists_its_items(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    branch(repo)
+    source = (repo / "prompts" / "capital-cities.yaml").read_text("utf-8")
+    (repo / "prompts" / "capitals-short.yaml").write_text(source.replace(QUESTION, BETTER + QUESTION), "utf-8")
+    # The case: grounding on a context the prompt does not give makes every answer "I don't know".
+    set_instruction(repo, "  Answer using only the provided context.\n", "Stay grounded")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "A second prompt")
+    result = check(capsys)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[-1] == "check failed: 1 of 2 changed prompt(s) failed the gate"
+    assert "no item got worse on exact_match" in lines  # it was 0 before and is 0 now
+    assert "10 items got worse on mentions_capital:" in lines
+    assert "  australia  1.00 → 0.00 (-1.00)" in lines
+
+
+def test_a_shallow_clone_is_told_to_fetch_the_history(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    branch(repo)
+    set_instruction(repo, BETTER, "Ask for only the city name")
+    clone = tmp_path / "clone"
+    # As actions/checkout does by default: one commit of the PR's branch, no base branch.
+    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "pr", repo.as_uri(), str(clone))
+    monkeypatch.chdir(clone)
+    result = run_cli(capsys, "check", "--base", "origin/main")
+    assert result.code == 1
+    assert result.err == (
+        "error: git does not know 'origin/main'; this is a shallow clone, which lacks that history: fetch it all "
+        "(actions/checkout with `fetch-depth: 0`, or `git fetch --unshallow`)\n"
+    )

@@ -28,12 +28,17 @@ def experiment(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]
 
 
 def means(data: dict[str, Any]) -> dict[str, float]:
-    """Evaluator means: what must be identical between runs (latency is measured, so it is not)."""
+    """Evaluator means (latency with the mock is its simulated one, 0 unless model_options set it)."""
     return {name: m["mean"] for name, m in data["metrics"].items() if not name.startswith("latency")}
 
 
 def test_same_numbers_every_run(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = repo / "prompts" / "capital-cities.yaml"
+    options = "  model_options: {latency_ms: 40, latency_jitter_ms: 20}\n"
+    path.write_text(path.read_text().replace("  model: mock-llm-v1\n", "  model: mock-llm-v1\n" + options))
     first, second = experiment(capsys, "capital-cities"), experiment(capsys, "capital-cities")
+    assert first["metrics"] == second["metrics"]  # latency included: the mock's is simulated, not wall time
+    assert 0.04 <= first["metrics"]["latency_p50"]["mean"] <= first["metrics"]["latency_p95"]["mean"] < 0.06
     assert (
         means(first)
         == means(second)
@@ -89,7 +94,7 @@ def test_a_registry_version_by_number_and_label(repo: Path, capsys: pytest.Captu
 
 def test_conflicting_subject_options_are_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_cli(capsys, "experiment", "capital-cities", "--version", "1", "--label", "production")
-    assert result.code == 2
+    assert result.code == 64
     assert "give at most one of --version, --label and --working-tree" in result.err
 
 
@@ -101,3 +106,44 @@ def test_unknown_version_is_a_one_line_error(repo: Path, capsys: pytest.CaptureF
         "registry: local registry at .promptops/registry.db",
         "error: prompt 'capital-cities' has no version 9 (1 version(s), the newest is 1)",
     ]
+
+
+def test_an_invalid_unrelated_prompt_does_not_block_the_experiment(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "prompts" / "broken.yaml").write_text("prompt: '{{ nope }}'\n", "utf-8")
+    assert means(experiment(capsys, "capital-cities"))["exact_match"] == 0.0
+    refused = run_cli(capsys, "experiment", "broken")
+    assert refused.code == 1
+    assert "prompts/broken.yaml:1: 'nope' is not defined" in refused.err
+
+
+def test_a_raising_evaluator_from_the_project_root_fails_the_run_and_says_so(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Imported from the project root without PYTHONPATH=. (console scripts do not have the cwd on sys.path).
+    module = f"raising_{repo.parent.name.replace('-', '_')}"
+    (repo / f"{module}.py").write_text("def score(output):\n    raise ValueError('no capital table')\n", "utf-8")
+    path = repo / "prompts" / "capital-cities.yaml"
+    contains = "    - type: contains\n      name: mentions_capital\n"
+    text = path.read_text().replace(contains, f"    - type: '{module}:score'\n      name: mentions_capital\n")
+    path.write_text(text.replace("  seed: 42\n", "  seed: 42\n  max_failure_rate: 1.0\n"))  # every item runs
+    result = run_cli(capsys, "experiment", "capital-cities")
+    assert result.code == 1, result.err
+    lines = result.out.splitlines()
+    assert "10 of 10 item(s) failed:" in lines
+    assert "  ×10  evaluator error: mentions_capital: ValueError: no capital table" in lines
+    assert "worst items (5 of 10 that failed or scored false):" in lines
+    assert "run stopped early" not in result.out  # exit 1 because nothing was measured, not because it stopped
+
+
+def test_worst_items_lists_only_items_that_failed_or_scored_false(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = repo / "prompts" / "capital-cities.yaml"
+    path.write_text(path.read_text().replace(QUESTION, ONLY_CITY + QUESTION))
+    result = run_cli(capsys, "experiment", "capital-cities")
+    assert result.code == 0
+    assert result.out.splitlines()[-1] == "no item failed or scored false"
+    assert "worst items" not in result.out
+    assert "latency_p50             0.0 ms          —    10       0" in result.out.splitlines()  # with its unit

@@ -110,7 +110,10 @@ def test_improve_passes_when_strictly_better() -> None:
 def test_improve_fails_on_an_equal_score() -> None:
     verdict = judge(GatePolicy("exact_match"), run({"exact_match": 0.5}), base({"exact_match": 0.5}))
     assert not verdict.passed
-    assert verdict.reason == "Candidate rejected: exact_match stayed at 0.50 (+0.00, not > min_delta 0.00)."
+    assert verdict.reason == (
+        "Candidate rejected: exact_match stayed at 0.50 (+0.00, not > min_delta 0.00; to release changes that hold "
+        "the score, set `policy: no_regression` in the prompt's gate)."
+    )
 
 
 def test_no_regression_passes_on_an_equal_score_and_fails_below() -> None:
@@ -155,7 +158,8 @@ def test_min_delta_boundaries(
 def test_improve_below_min_delta_says_so() -> None:
     verdict = judge(GatePolicy("exact_match", min_delta=0.1), run({"exact_match": 0.55}), base({"exact_match": 0.5}))
     assert verdict.reason == (
-        "Candidate rejected: exact_match improved from 0.50 to 0.55 (+0.05, not > min_delta 0.10)."
+        "Candidate rejected: exact_match improved from 0.50 to 0.55 (+0.05, not > min_delta 0.10; to release "
+        "changes that hold the score, set `policy: no_regression` in the prompt's gate)."
     )
 
 
@@ -164,11 +168,14 @@ def test_lower_is_better_primary() -> None:
     faster = judge(policy, run({"latency_p95": 1.5}), base({"latency_p95": 2.0}))
     assert faster.passed
     assert faster.reason == (
-        "Candidate passed: latency_p95 improved from 2.00 to 1.50 (-0.50, lower is better; gain 0.50 > min_delta 0.00)."
+        "Candidate passed: latency_p95 improved from 2000.0 ms to 1500.0 ms (-500.0 ms, lower is better; gain "
+        "500.0 ms > min_delta 0.0 ms)."
     )
     slower = judge(policy, run({"latency_p95": 2.0}), base({"latency_p95": 1.5}))
     assert not slower.passed
-    assert slower.reason == "Candidate rejected: latency_p95 rose from 1.50 to 2.00 (+0.50, lower is better)."
+    assert slower.reason == (
+        "Candidate rejected: latency_p95 rose from 1500.0 ms to 2000.0 ms (+500.0 ms, lower is better)."
+    )
     assert judge(GatePolicy("error_rate"), run({"error_rate": 0.0}), base({"error_rate": 0.25})).passed
     fewer_errors = GatePolicy("error_rate", policy="no_regression", min_delta=0.1)
     assert judge(fewer_errors, run({"error_rate": 0.3}), base({"error_rate": 0.25})).passed
@@ -262,12 +269,13 @@ def test_guardrail_messages() -> None:
     candidate = run({"exact_match": 1.0, "latency_p95": 1.5, "groundedness": 0.88})
     verdict = judge(policy, candidate, base({"exact_match": 0.0, "latency_p95": 1.0, "groundedness": 0.9}))
     assert [c.message for c in verdict.checks if c.kind == "guardrail"] == [
-        "latency_p95 rose from 1.00 to 1.50 (+0.50, lower is better, a regression beyond max_regression 0.20)",
+        "latency_p95 rose from 1000.0 ms to 1500.0 ms (+500.0 ms, lower is better, a regression beyond "
+        "max_regression 200.0 ms)",
         "groundedness fell from 0.90 to 0.88 (-0.02, within max_regression 0.05)",
     ]
     assert verdict.reason == (
-        "Candidate rejected: latency_p95 rose from 1.00 to 1.50 (+0.50, lower is better, a regression beyond "
-        "max_regression 0.20)."
+        "Candidate rejected: latency_p95 rose from 1000.0 ms to 1500.0 ms (+500.0 ms, lower is better, a "
+        "regression beyond max_regression 200.0 ms)."
     )
 
 
@@ -451,9 +459,11 @@ def test_worse_items_sorted_by_drop_then_id() -> None:
         base({"exact_match": 0.0}, items=baseline),
     )
     assert [(i.item_id, i.delta) for i in verdict.worse_items] == [("b", -1.0), ("a", -0.5), ("c", -0.5), ("e", 0.0)]
-    assert verdict.worse_items[0] == ItemChange("b", 0, {"q": "b"}, "Paris", "B0", "B1", 1.0, 0.0, -1.0, None)
+    assert verdict.worse_items[0] == ItemChange(
+        "b", 0, {"q": "b"}, "Paris", "B0", "B1", 1.0, 0.0, -1.0, None, "exact_match"
+    )
     assert verdict.worse_items[3] == ItemChange(
-        "e", 0, {"q": "e"}, "Paris", "E0", None, 0.0, 0.0, 0.0, "TimeoutError: 60s"
+        "e", 0, {"q": "e"}, "Paris", "E0", None, 0.0, 0.0, 0.0, "TimeoutError: 60s", "exact_match"
     )
 
 
@@ -544,3 +554,80 @@ def test_to_dict_is_json_ready() -> None:
 )
 def test_format_value(value: float | None, signed: bool, text: str) -> None:
     assert format_value(value, signed=signed) == text
+
+
+# --- what an `improve` gate does at a ceiling, evaluator errors, worse items on every failed metric ---------
+
+
+def two_metric_items(values: Sequence[tuple[str, bool, bool]], output: str = "answer") -> list[ItemResult]:
+    """Items scored on exact_match and mentions_capital (BOOLEAN)."""
+    return [
+        ItemResult(
+            i, 0, {"q": i}, "Paris", output, None,
+            (Score("exact_match", em, "BOOLEAN"), Score("mentions_capital", mc, "BOOLEAN")), 1.0,
+        )
+        for i, em, mc in values
+    ]  # fmt: skip
+
+
+def measured_two(items: Sequence[ItemResult], subject: str = "working tree") -> ExperimentResult:
+    metrics = {
+        name: summarize(name, [i.score(name) for i in items], data_type="BOOLEAN")
+        for name in ("exact_match", "mentions_capital")
+    }
+    return run(items=items, subject=subject, metrics=metrics)
+
+
+def test_improve_at_the_ceiling_passes_when_the_candidate_holds_it() -> None:
+    perfect = measured_two(two_metric_items([("a", True, True), ("b", True, True)]))
+    baseline = measured_two(two_metric_items([("a", True, True), ("b", True, True)], output="other"), "v1")
+    verdict = judge(GatePolicy("exact_match"), perfect, baseline)
+    assert verdict.passed
+    assert verdict.reason == (
+        "Candidate passed: exact_match stayed at its best possible value 1.00: the baseline is at the ceiling, where "
+        "nothing can improve, so holding it passes under policy improve."
+    )
+
+
+def test_improve_passes_an_unchanged_answer_on_every_item_and_names_no_regression_otherwise() -> None:
+    items = two_metric_items([("a", True, True), ("b", False, True)])
+    same = judge(GatePolicy("exact_match"), measured_two(items), measured_two(items, "v1"))
+    assert same.passed
+    assert same.checks[0].message == (
+        "exact_match stayed at 0.50: the candidate's outputs equal the baseline's on every item, so there is nothing "
+        "to improve and nothing lost; an unchanged answer passes under policy improve"
+    )
+    other = two_metric_items([("a", True, True), ("b", False, True)], output="reworded")
+    held = judge(GatePolicy("exact_match"), measured_two(other), measured_two(items, "v1"))
+    assert not held.passed
+    assert "set `policy: no_regression` in the prompt's gate" in held.reason
+
+
+def test_items_that_got_worse_are_listed_for_every_failed_check() -> None:
+    # The issue's case: grounding drops mentions_capital on every item while exact_match stays at 0.
+    baseline = measured_two(two_metric_items([("a", False, True), ("b", False, True)]), "v1")
+    candidate = measured_two(two_metric_items([("a", False, False), ("b", False, False)], output="I don't know"))
+    policy = GatePolicy("exact_match", guardrails=(Guardrail("mentions_capital"),), floors={"mentions_capital": 0.8})
+    verdict = judge(policy, candidate, baseline)
+    assert not verdict.passed
+    assert [(i.metric, i.item_id, i.delta) for i in verdict.worse_items] == [
+        ("mentions_capital", "a", -1.0),
+        ("mentions_capital", "b", -1.0),
+    ]
+
+
+def test_an_evaluator_that_raised_is_named_with_its_count_and_masked_error() -> None:
+    key = "sk-lf-" + "0123456789abcdef"
+    failed = [
+        ItemResult(i, 0, {"q": i}, "Paris", "Paris", f"evaluator error: mentions_capital: ValueError: bad {key}")
+        for i in ("a", "b", "c")
+    ]
+    candidate = measured_two([*failed, *two_metric_items([("d", True, True)])])
+    verdict = judge(GatePolicy("exact_match", floors={"mentions_capital": 0.8}), candidate, None)
+    assert not verdict.passed
+    assert (verdict.checks[0].kind, verdict.checks[0].passed) == ("run", False)
+    assert verdict.reason.startswith(
+        "Candidate rejected: evaluator mentions_capital failed on 3 of 4 items (ValueError: bad [REDACTED Langfuse "
+        "secret key]): a score it could not compute counts as a failed item, so fix the evaluator before judging"
+    )
+    assert key not in verdict.reason + " ".join(c.message for c in verdict.checks)

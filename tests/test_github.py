@@ -304,14 +304,15 @@ def test_pre_commit_hook() -> None:
             ),
             "entry": "promptops validate",
             "language": "python",
-            "files": r"^prompts/.*\.(ya?ml|jsonl|jinja)$",
+            "files": r"(\.(ya?ml|jsonl|jinja)|(^|/)(pyproject\.toml|promptops\.yaml))$",
             "pass_filenames": True,
             "require_serial": True,
         }
     ]
     pattern = re.compile(yaml.safe_load(HOOKS.read_text("utf-8"))[0]["files"])
     matched = ["prompts/a.yaml", "prompts/datasets/d.yml", "prompts/datasets/d.jsonl", "prompts/_partials/p.jinja"]
-    assert [p for p in [*matched, "src/prompts/a.yaml", "prompts/README.md"] if pattern.search(p)] == matched
+    matched += ["src/prompts/a.yaml", "promptops.yaml"]  # any prompts_dir, and the config
+    assert [p for p in [*matched, "prompts/README.md", "src/app.py"] if pattern.search(p)] == matched
 
 
 def test_sticky_comment_script_is_shared_and_uses_the_report_marker() -> None:
@@ -414,7 +415,7 @@ def test_rollback_inputs_stay_data(tmp_path: Path, fake_promptops: Path) -> None
         ),
         ("sync", "1", ["--registry", "langfuse", "sync"], ["verdict=fail", "exit-code=1", "report-path="]),
         ("validate", "0", ["validate", "--format", "github"], ["verdict=pass", "exit-code=0", "report-path="]),
-        ("deploy", "0", [], ["verdict=fail", "exit-code=2", "report-path="]),
+        ("deploy", "0", [], ["verdict=fail", "exit-code=64", "report-path="]),
     ],
 )
 def test_action_run_step_writes_the_verdict(
@@ -437,3 +438,23 @@ def test_action_run_step_writes_the_verdict(
     logged = fake_promptops.read_text("utf-8").splitlines() if fake_promptops.exists() else []
     assert logged == argv
     assert output.read_text("utf-8").splitlines() == outputs
+
+
+def test_the_pre_commit_hook_runs_for_any_prompts_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from tests.helpers import run_cli, write_files
+
+    (hook,) = yaml.safe_load(HOOKS.read_text("utf-8"))
+    files = re.compile(hook["files"])  # pre-commit matches it with re.search against repo-relative paths
+    matched = ["llm/prompts/a.yaml", "prompts/datasets/d.jsonl", "llm/prompts/_partials/p.jinja", "pyproject.toml"]
+    assert [p for p in [*matched, "README.md", "src/app.py"] if files.search(p)] == matched
+    # A prompts_dir of llm/prompts: the hook's files are checked, one outside the prompts folder has no problem.
+    write_files(tmp_path, {"promptops.yaml": "prompts_dir: llm/prompts\n", "llm/prompts/a.yaml": "prompt: '{{ x }}'\n",
+                           "deploy/k8s.yaml": "kind: Pod\n"})  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, *shlex.split(hook["entry"])[1:], "llm/prompts/a.yaml", "deploy/k8s.yaml")
+    assert result.code == 1
+    assert {line.split(": ")[0].split(":")[0] for line in result.out.splitlines()} == {"llm/prompts/a.yaml"}

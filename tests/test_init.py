@@ -20,8 +20,18 @@ SCAFFOLD_FILES = [
     "prompts/hello.yaml",
     "prompts/datasets/hello.yaml",
     "prompts/_partials/voice.jinja",
+    "prompts/.schemas/prompt.schema.json",
+    "prompts/.schemas/dataset.schema.json",
     ".github/workflows/promptops.yml",
 ]
+SPEC = "promptops @ git+https://git.example/acme/promptops@c0ffee"
+
+
+@pytest.fixture(autouse=True)
+def spec(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The install source a user gives init (the test run's own promptops is an editable, local install)."""
+    monkeypatch.setenv("PROMPTOPS_SPEC", SPEC)
+    return SPEC
 
 
 @pytest.fixture
@@ -47,18 +57,23 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def test_init_in_an_empty_repository(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = CliRunner().invoke(init, [])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[:7] == [
+    assert result.stdout.splitlines()[:9] == [
         "created     promptops.yaml",
-        "created     prompts/hello.yaml",
-        "created     prompts/datasets/hello.yaml",
-        "created     prompts/_partials/voice.jinja",
-        "created     .github/workflows/promptops.yml",
+        *[f"created     {path}" for path in SCAFFOLD_FILES],
         "created     .gitignore",
         "",
     ]
     assert "  promptops experiment hello " in result.stdout
     assert sorted(snapshot(repo)) == sorted(["promptops.yaml", ".gitignore", *SCAFFOLD_FILES])
-    assert (repo / ".gitignore").read_text("utf-8") == ".promptops/\n"
+    assert (repo / ".gitignore").read_text("utf-8") == ".promptops/\n.venv/\n"
+    workflow = (repo / ".github/workflows/promptops.yml").read_text("utf-8")
+    assert f'  PROMPTOPS_SPEC: "{SPEC}"\n' in workflow
+    assert "SET-ME" not in workflow and "OWNER" not in workflow
+    assert (
+        (repo / "prompts/hello.yaml")
+        .read_text("utf-8")
+        .startswith("# yaml-language-server: $schema=.schemas/prompt.schema.json\n")
+    )  # a file init wrote next to it: editors need no network
     checked = run_cli(capsys, "validate")
     assert (checked.code, checked.out, checked.err) == (
         0,
@@ -71,8 +86,7 @@ def test_init_in_an_empty_repository(repo: Path, capsys: pytest.CaptureFixture[s
 
 def test_generated_workflow_is_the_template_with_this_install(repo: Path) -> None:
     CliRunner().invoke(init, [])
-    spec, _ = scaffold._running_spec()
-    assert (repo / ".github/workflows/promptops.yml").read_text("utf-8") == scaffold.workflow(spec)
+    assert (repo / ".github/workflows/promptops.yml").read_text("utf-8") == scaffold.workflow(SPEC)
 
 
 def test_init_twice_refuses_and_changes_nothing(
@@ -96,7 +110,7 @@ def test_force_overwrites_the_scaffold_and_keeps_the_config(repo: Path) -> None:
     (repo / "prompts/hello.yaml").write_text("type: text\nprompt: edited\n", "utf-8")
     result = CliRunner().invoke(init, ["--force"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[:6] == [
+    assert result.stdout.splitlines()[:8] == [
         "kept        promptops.yaml",
         *[f"overwritten {path}" for path in SCAFFOLD_FILES],
         "",
@@ -111,12 +125,12 @@ def test_init_appends_the_tool_table_to_pyproject(repo: Path, capsys: pytest.Cap
     result = CliRunner().invoke(init, [])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == "appended    pyproject.toml"
-    assert result.stdout.splitlines()[5] == "appended    .gitignore"
+    assert result.stdout.splitlines()[7] == "appended    .gitignore"
     text = (repo / "pyproject.toml").read_text("utf-8")
     assert text == original + "\n" + scaffold.template("pyproject-tool.toml")
     assert tomllib.loads(text)["tool"] == {"ruff": {"line-length": 100}, "promptops": {"prompts_dir": "prompts"}}
     assert not (repo / "promptops.yaml").exists()
-    assert (repo / ".gitignore").read_text("utf-8") == "dist/\n.promptops/\n"
+    assert (repo / ".gitignore").read_text("utf-8") == "dist/\n.promptops/\n.venv/\n"
     assert run_cli(capsys, "validate").code == 0
 
 
@@ -125,16 +139,15 @@ def test_init_keeps_an_existing_tool_table_and_its_prompts_dir(repo: Path, capsy
     write_files(repo, {"pyproject.toml": original, ".gitignore": "/.promptops/\n"})
     result = CliRunner().invoke(init, [])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[:6] == [
+    assert result.stdout.splitlines()[:9] == [
         "kept        pyproject.toml",
-        "created     llm/prompts/hello.yaml",
-        "created     llm/prompts/datasets/hello.yaml",
-        "created     llm/prompts/_partials/voice.jinja",
+        *[f"created     llm/{path}" for path in SCAFFOLD_FILES[:-1]],
         "created     .github/workflows/promptops.yml",
+        "appended    .gitignore",
         "",
     ]
     assert (repo / "pyproject.toml").read_text("utf-8") == original
-    assert (repo / ".gitignore").read_text("utf-8") == "/.promptops/\n"
+    assert (repo / ".gitignore").read_text("utf-8") == "/.promptops/\n.venv/\n"
     assert '      - "llm/prompts/**"\n' in (repo / ".github/workflows/promptops.yml").read_text("utf-8")
     assert run_cli(capsys, "validate").code == 0
 
@@ -199,6 +212,7 @@ GIT_INFO = {"vcs": "git", "requested_revision": "v0.1.0", "commit_id": "c0ffee"}
             "promptops @ https://files.example/promptops-0.1.0-py3-none-any.whl",
         ),
         (json.dumps({"url": "file:///home/me/promptops", "dir_info": {"editable": True}}), None),
+        (json.dumps({"url": "file:///home/me/promptops", "vcs_info": GIT_INFO}), None),  # git+file://: only here
     ],
 )
 def test_install_spec(direct_url: str | None, spec: str | None) -> None:
@@ -216,8 +230,49 @@ def test_init_is_registered(repo: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert result.out.startswith("created     promptops.yaml\n")
 
 
-def test_a_local_install_never_points_ci_at_a_package_index() -> None:
-    # "promptops" on PyPI is another project: a workflow holding secrets must not install it by accident.
-    spec, warning = scaffold._running_spec()  # the test run uses an editable install, a local folder
-    assert spec.startswith("SET-ME: ") and "==" not in spec
-    assert warning is not None and "replace PROMPTOPS_SPEC" in warning
+def test_a_local_install_makes_init_ask_for_the_spec_and_write_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "promptops" on PyPI is another project: a workflow holding secrets must not install it by accident, and a
+    # SET-ME placeholder in the file would only fail on the runner. The test run is an editable, local install.
+    monkeypatch.delenv("PROMPTOPS_SPEC")
+    result = run_cli(capsys, "init")
+    assert (result.code, result.out) == (1, "")
+    # "from the local folder ..." for an editable install; pytest may see the checkout's own egg-info instead.
+    assert result.err.startswith("error: init cannot tell where CI should install promptops from: it runs from ")
+    assert "the 'promptops' on PyPI is an unrelated package" in result.err
+    assert "`promptops init --spec '" in result.err
+    assert result.err.endswith("or set PROMPTOPS_SPEC. init wrote nothing\n")
+    assert snapshot(repo) == {}
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["SET-ME: the pip requirement", "promptops", "promptops==0.1.0", "promptops @ file:///home/me/promptops",
+     "promptops @ git+https://github.com/OWNER/promptops@COMMIT", "/home/me/promptops"],
+)  # fmt: skip
+def test_a_spec_ci_cannot_install_is_refused(repo: Path, capsys: pytest.CaptureFixture[str], given: str) -> None:
+    result = run_cli(capsys, "init", "--spec", given)
+    assert result.code == 1
+    assert result.err.startswith(f"error: --spec {given!r}: ")
+    assert snapshot(repo) == {}
+
+
+def test_the_shipped_schemas_in_this_repository_are_current() -> None:
+    from promptops.schema import schema_text
+    from tests.helpers import EXAMPLE_PROMPTS
+
+    for kind in ("prompt", "dataset"):
+        assert (EXAMPLE_PROMPTS / ".schemas" / f"{kind}.schema.json").read_text("utf-8") == schema_text(kind)
+
+
+def test_a_local_checkout_with_an_https_origin_gets_the_exact_spec_to_give(tmp_path: Path) -> None:
+    checkout = tmp_path / "promptops"
+    write_files(checkout, {"README.md": "x\n"})
+    git(checkout, "init", "-q", "-b", "main")
+    git_init_commit(checkout)
+    git(checkout, "remote", "add", "origin", "https://git.example/acme/promptops.git")
+    head = git(checkout, "rev-parse", "HEAD").strip()
+    assert scaffold._suggested_spec(checkout) == f"promptops @ git+https://git.example/acme/promptops.git@{head}"
+    git(checkout, "remote", "set-url", "origin", "/srv/git/promptops.git")
+    assert scaffold._suggested_spec(checkout) is None  # a runner cannot reach a path on this machine

@@ -119,6 +119,16 @@ def test_two_runs_are_identical_except_run_id_and_latency() -> None:
     assert _without_run_id_and_latency(first) == _without_run_id_and_latency(second)
 
 
+def test_with_the_mock_latency_is_the_simulated_one_so_it_reproduces_too() -> None:
+    options = {"latency_ms": 2, "latency_jitter_ms": 3}
+    first, second = (go(spec(repeats=2, concurrency=3, model_options=options)) for _ in range(2))
+    assert dataclasses.replace(first, run_id="") == dataclasses.replace(second, run_id="")
+    latencies = [i.latency_s for i in first.items]
+    assert all(latency is not None and 0.002 <= latency < 0.005 for latency in latencies)
+    assert len(set(latencies)) > 1  # the jitter is per prompt, seed and attempt
+    assert first.metrics["latency_p95"].mean == second.metrics["latency_p95"].mean
+
+
 def test_repeats_are_keyed_by_item_and_repeat_and_seeded_per_repeat() -> None:
     provider = Recording()
     result = go(spec(repeats=2, concurrency=1), dataset(("France", "Japan")), provider=provider)

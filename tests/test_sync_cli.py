@@ -117,7 +117,7 @@ def test_rollback_dry_run_and_refusals_move_nothing(
     assert (run.code, run.out) == (0, "capital-cities: production would move from version 2 to version 1 (release-1)\n")
 
     run = cli(capsys, reg, root, "rollback", "capital-cities")  # pytest's stdin is no terminal
-    assert run.code == 2
+    assert run.code == 64
     assert run.err.splitlines()[-1] == "Error: rollback moves production now: pass --yes to confirm without a terminal"
 
     run = cli(capsys, reg, root, "rollback", "capital-cities", "--to", "9", "--yes")

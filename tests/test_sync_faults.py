@@ -6,6 +6,7 @@ version is ever created twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,13 @@ def test_sync_fails_in_one_line_and_a_rerun_converges(
     result = sync_in_process(capsys, setup.target, setup.root)
     registry_line, *lines = result.err.strip().splitlines()  # the registry is named before any work starts
     assert registry_line.startswith(f"registry: Langfuse at {setup.double.base_url} ")
-    assert (result.code, result.out, len(lines)) == (1, "", 1), result.err
+    assert (result.code, len(lines)) == (1, 1), result.err
+    # sync --json answers the error in JSON too, with the same one line.
+    assert json.loads(result.out)["error"] == {
+        "kind": "RegistryError",
+        "message": lines[0].removeprefix("error: "),
+        "exit_code": 1,
+    }
     assert lines[0].startswith(f"error: Langfuse at {setup.double.base_url} ") or lines[0].startswith(
         f"error: the connection to Langfuse at {setup.double.base_url} broke "
     ), lines[0]

@@ -61,15 +61,15 @@ def verdict() -> Verdict:
 TEXT = """\
 support/agent: REJECTED
 
-metric       better  baseline  candidate  delta
-exact_match  higher      0.75       0.50  -0.25
-latency_p50  lower       1.00       1.00  +0.00
-latency_p95  lower       1.00       1.00  +0.00
-error_rate   lower       0.00       0.25  +0.25
+metric       better   baseline  candidate    delta
+exact_match  higher       0.75       0.50    -0.25
+latency_p50  lower   1000.0 ms  1000.0 ms  +0.0 ms
+latency_p95  lower   1000.0 ms  1000.0 ms  +0.0 ms
+error_rate   lower        0.00       0.25    +0.25
 
 checks:
   ✗ primary    exact_match fell from 0.75 to 0.50 (-0.25)
-  ✓ guardrail  latency_p95 stayed at 1.00 (+0.00, lower is better, within max_regression 0.50)
+  ✓ guardrail  latency_p95 stayed at 1000.0 ms (+0.0 ms, lower is better, within max_regression 500.0 ms)
   ✓ floor      error_rate 0.25 is within the floor 0.25 (a maximum: lower is better)
 
 2 items got worse on exact_match:
@@ -96,14 +96,14 @@ Candidate rejected: exact_match fell from 0.75 to 0.50 (-0.25).
 | metric | baseline | candidate | delta |
 | :-- | --: | --: | --: |
 | **exact_match** | 0.75 | 0.50 | -0.25 |
-| latency_p50 (lower is better) | 1.00 | 1.00 | +0.00 |
-| latency_p95 (lower is better) | 1.00 | 1.00 | +0.00 |
+| latency_p50 (lower is better) | 1000.0 ms | 1000.0 ms | +0.0 ms |
+| latency_p95 (lower is better) | 1000.0 ms | 1000.0 ms | +0.0 ms |
 | error_rate (lower is better) | 0.00 | 0.25 | +0.25 |
 
 | | check | detail |
 | :-: | :-- | :-- |
 | ❌ | primary | exact_match fell from 0.75 to 0.50 (-0.25) |
-| ✅ | guardrail | latency_p95 stayed at 1.00 (+0.00, lower is better, within max_regression 0.50) |
+| ✅ | guardrail | latency_p95 stayed at 1000.0 ms (+0.0 ms, lower is better, within max_regression 500.0 ms) |
 | ✅ | floor | error_rate 0.25 is within the floor 0.25 (a maximum: lower is better) |
 
 <details><summary>2 items got worse on exact_match</summary>

@@ -24,6 +24,7 @@ class CheckResult:
     registry: str
     diagnostics: tuple[Diagnostic, ...]
     prompts: tuple[PromptCheck, ...]
+    fallback: str = ""  # why the baseline came from the base ref although credentials are set ("" otherwise)
 
     @property
     def passed(self) -> bool:
@@ -55,7 +56,8 @@ def check(
             run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
             prompts = check_prompts(project, base_commit, reg, plans, run)
         source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
-        return CheckResult(label, source, diagnostics, tuple(prompts))
+        fallback = why_not if reg is None and why_not.startswith("registry unreachable") else ""
+        return CheckResult(label, source, diagnostics, tuple(prompts), fallback)
     finally:
         if reg is not None:
             reg.close()
@@ -65,9 +67,10 @@ def _readable_registry(settings: Settings, project: Project) -> tuple[Registry |
     """Return the registry and what sync would do for each prompt when it can be read without writing; else why not.
 
     A fork PR has no credentials and no database; an unreachable Langfuse must not block a PR either: the
-    baseline then comes from the base ref, and the report says why.
+    baseline then comes from the base ref, and the report says why. Keys that Langfuse rejects (401/403) are
+    a configuration error, not an outage: that fails the check instead of passing it on the base ref.
     """
-    from promptops.errors import RegistryError
+    from promptops.errors import RegistryAuthError, RegistryError
     from promptops.registry import resolve_name
 
     name = resolve_name(settings.registry, settings.config.registry)
@@ -80,6 +83,9 @@ def _readable_registry(settings: Settings, project: Project) -> tuple[Registry |
     try:
         plans = plans_for(project, [rendered_in(project, spec) for spec in project.prompts], reg)
         return reg, {p.name: p for p in plans}, ""
+    except RegistryAuthError:
+        reg.close()
+        raise
     except RegistryError as exc:
         reg.close()
         return None, {}, f"registry unreachable: {exc}"

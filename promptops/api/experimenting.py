@@ -41,7 +41,7 @@ def experiment(
     from promptops.gitinfo import head_commit
     from promptops.runner import Subject
 
-    project = valid_project(settings)
+    project = valid_project(settings, only=name)  # an unrelated broken prompt does not block this one
     spec = project.prompt(name)
     if spec is None:
         rendered_prompts(project, [name])  # raises PromptNotFound listing the known prompts
@@ -59,7 +59,7 @@ def experiment(
                 f"version {stored.version}" + (f" ({label})" if label else ""),
             )
         else:
-            rendered = rendering.render(spec, project.prompts_root, project.root)
+            rendered = rendering.rendered_in(project, spec)
             same = reg.find_content(name, rendered.content_hash)  # the working tree may be a stored version
             where = f"working tree (= version {same.version})" if same else "working tree"
             subject = Subject(rendered, same.version if same else None, where)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,19 @@ def load_settings(start: Path, *, registry: str | None = None, cache: bool = Tru
     from promptops.config import find_root, load_config
 
     root = find_root(start)
-    return Settings(root=root, config=load_config(root), registry=registry, cache=cache)
+    config = load_config(root)
+    _importable(root)
+    return Settings(root=root, config=config, registry=registry, cache=cache)
+
+
+def _importable(root: Path) -> None:
+    """Let user code (`module:function` evaluators, tasks, retrievers) be imported from the project root.
+
+    Appended, not prepended: an installed package keeps its name even if the repository has a same-named file.
+    """
+    entry = str(root)
+    if entry not in sys.path:
+        sys.path.append(entry)
 
 
 def load(settings: Settings, cache: ValidationCache | None = None) -> Project:

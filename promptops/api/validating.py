@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from promptops.api.settings import Settings, load
-from promptops.errors import PromptNotFound, ValidationFailed
-from promptops.model import Diagnostic, Project, RenderedPrompt
+from promptops.errors import BadVariable, PromptNotFound, ValidationFailed
+from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class ValidationResult:
         return sum(d.severity == "warning" for d in self.diagnostics)
 
 
-def checked(settings: Settings) -> tuple[Project, list[Diagnostic]]:
-    """Load and validate the project (through the incremental cache unless --no-cache); the project carries the
-    rendered prompts of the prompts that rendered cleanly."""
+def checked(settings: Settings, *, only: str | None = None) -> tuple[Project, list[Diagnostic]]:
+    """Load and validate the project (through the incremental cache unless --no-cache; with `only`, just that
+    prompt and its files); the project carries the rendered prompts of the prompts that rendered cleanly."""
     from dataclasses import replace
 
     from promptops.validate import validate_and_render
@@ -41,7 +41,7 @@ def checked(settings: Settings) -> tuple[Project, list[Diagnostic]]:
 
     cache = ValidationCache(settings.root, settings.config) if settings.cache else None
     project = load(settings, cache)
-    diagnostics, rendered = validate_and_render(project, cache)
+    diagnostics, rendered = validate_and_render(project, only, cache)
     if cache is not None:
         cache.save()
     return replace(project, rendered=rendered), diagnostics
@@ -55,6 +55,13 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
         diagnostics = [
             d for d in diagnostics if any(d.path == w or d.path.startswith(w.rstrip("/") + "/") for w in wanted)
         ]
+        # A mistyped path must not pass as "ok": nothing was checked for it.
+        missing = [
+            Diagnostic(w, None, None, "no-such-file", "error", "no such file or folder: nothing was validated here")
+            for p, w in zip(paths, wanted, strict=True)
+            if not Path(p).exists() and not (settings.root / w).exists()
+        ]
+        diagnostics = sorted([*diagnostics, *missing], key=lambda d: (d.path, d.line or 0, d.col or 0, d.code))
     return ValidationResult(tuple(diagnostics), len(project.prompts), len(project.datasets))
 
 
@@ -67,9 +74,10 @@ def _project_relative(root: Path, given: str) -> str:
         return path.as_posix()
 
 
-def valid_project(settings: Settings) -> Project:
-    """Load the project and raise ValidationFailed unless it validates; the result carries the rendered prompts."""
-    project, diagnostics = checked(settings)
+def valid_project(settings: Settings, *, only: str | None = None) -> Project:
+    """Load the project and raise ValidationFailed unless it validates (with `only`: unless that prompt and the
+    files it uses validate); the result carries the rendered prompts."""
+    project, diagnostics = checked(settings, only=only)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         shown = "\n".join(f"  {d.location()}: {d.message}" for d in errors[:20])
@@ -80,25 +88,76 @@ def valid_project(settings: Settings) -> Project:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """A rendered prompt, and with values, what the langfuse SDK's compile() makes of it."""
+    """A rendered prompt, and with values, what the langfuse SDK's compile() makes of it (and what to know)."""
 
     rendered: RenderedPrompt
     compiled: str | list[dict[str, Any]] | None
+    warnings: tuple[str, ...] = ()
 
 
-def render(settings: Settings, name: str, values: Mapping[str, Any] | None = None) -> RenderResult:
-    """Render one prompt as it will be stored; with `values`, also compile it as the app would."""
+def render(settings: Settings, name: str, values: Mapping[str, str] | None = None) -> RenderResult:
+    """Render one prompt as it will be stored; with `values`, also compile it as the app would.
+
+    A value for a chat placeholder is JSON (a list of {role, content} messages); a value for a name the
+    prompt does not declare raises BadVariable; a declared variable left out is a warning, since the
+    official SDKs compile it differently.
+    """
     from promptops import render as rendering
     from promptops.compile import compile_with_sdk
 
-    project = valid_project(settings)
+    project = valid_project(settings, only=name)
     spec = project.prompt(name)
     if spec is None:
         known = ", ".join(p.name for p in project.prompts) or "none"
         raise PromptNotFound(f"no prompt named {name!r} in {settings.config.prompts_dir}/ (prompts: {known})")
     rendered = rendering.rendered_in(project, spec)
-    compiled = compile_with_sdk(rendered, values) if values else None
-    return RenderResult(rendered, compiled)
+    if not values:
+        return RenderResult(rendered, None)
+    filled, warnings = _compile_values(spec, values)
+    return RenderResult(rendered, compile_with_sdk(rendered, filled), warnings)
+
+
+def _messages(key: str, text: str) -> list[dict[str, Any]]:
+    """Return a placeholder's value: a JSON list of {role, content} messages, or raise BadVariable."""
+    import json
+
+    try:
+        messages = json.loads(text)
+    except json.JSONDecodeError:
+        messages = None
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages
+    ):
+        example = '[{"role": "user", "content": "Hi"}]'
+        raise BadVariable(f"--var {key}: a placeholder takes a JSON list of messages, e.g. '{example}', not {text!r}")
+    return messages
+
+
+def _compile_values(spec: PromptSpec, values: Mapping[str, str]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Return the values compile() gets (placeholders parsed from JSON) and the warnings about what is missing."""
+    variables = list(spec.runtime_names())
+    placeholders = [m.placeholder for m in spec.messages if m.placeholder is not None]
+    unknown = [key for key in values if key not in variables and key not in placeholders]
+    if unknown:
+        declared = ", ".join([*variables, *(f"{p} (placeholder)" for p in placeholders)]) or "none"
+        raise BadVariable(
+            f"prompt {spec.name!r} has no variable {', '.join(map(repr, unknown))} (it declares: {declared})"
+        )
+    filled: dict[str, Any] = dict(values)
+    for key in placeholders:
+        if key in values:
+            filled[key] = _messages(key, values[key])
+    warnings = [
+        f"variable {key!r} was not given: the Python SDK keeps {{{{{key}}}}} in the text, the JS/TS SDK makes it ''"
+        + ("" if required else " (it is optional: the app may leave it out)")
+        for key, required in ((v.name, v.required) for v in spec.variables)
+        if key not in values
+    ]
+    warnings += [
+        f"placeholder {key!r} was not given: compile() keeps it as a placeholder message" for key in placeholders
+        if key not in values
+    ]  # fmt: skip
+    return filled, tuple(warnings)
 
 
 def rendered_prompts(project: Project, names: Sequence[str]) -> list[RenderedPrompt]:

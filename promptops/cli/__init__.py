@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import tempfile
@@ -38,9 +39,16 @@ COMMANDS = {
 }
 
 EPILOG = """\b
+Global options (--project, --registry) may also follow the command.
 Exit codes: 0 ok, 1 problems found (invalid prompts, failed gate, registry refused),
-2 usage error (and for `diff`: changes pending), 3 internal error (details in a crash log),
-130 interrupted."""
+2 changes pending (`diff` only), 3 internal error (details in a crash log),
+64 usage error (a bad command line), 130 interrupted."""
+
+PROJECT_HELP = "Project folder (default: the nearest folder above the current one with a promptops config)."
+REGISTRY_HELP = "Registry to use; auto = Langfuse when LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are set, else local."
+NO_CACHE_HELP = "Read everything afresh: no cached results of unchanged files or of the registry (.promptops/cache/)."
+REGISTRY_CHOICE = click.Choice(["auto", "local", "langfuse"])
+PROJECT_TYPE = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
 class LazyGroup(click.Group):
@@ -54,34 +62,67 @@ class LazyGroup(click.Group):
         if module is None:
             return None
         command: click.Command = getattr(importlib.import_module(f"promptops.cli.{module}"), module)
+        _adopt_global_options(command)
         return command
+
+
+def _remember(key: str) -> Any:
+    """Return an option callback that stores a given value in the invocation's shared state under `key`."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.find_root().ensure_object(dict)[key] = value
+        return value
+
+    return callback
+
+
+def _forget_cache(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value:
+        ctx.find_root().ensure_object(dict)["cache"] = False
+    return value
+
+
+def _note_json(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    # So the error boundary answers a JSON caller in JSON too.
+    if value is True or value == "json":
+        ctx.find_root().ensure_object(dict)["json"] = True
+    return value
+
+
+def _adopt_global_options(command: click.Command) -> None:
+    """Let --project and --registry follow the command too, as users type them, and note JSON output."""
+    names = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    if "--project" not in names:
+        command.params.append(
+            click.Option(["--project"], type=PROJECT_TYPE, expose_value=False, callback=_remember("project"),
+                         help=PROJECT_HELP)
+        )  # fmt: skip
+    if "--registry" not in names:
+        command.params.append(
+            click.Option(["--registry"], type=REGISTRY_CHOICE, expose_value=False, callback=_remember("registry"),
+                         help=REGISTRY_HELP)
+        )  # fmt: skip
+    if "--no-cache" not in names:
+        command.params.append(
+            click.Option(["--no-cache"], is_flag=True, default=None, expose_value=False,
+                         callback=_forget_cache, help=NO_CACHE_HELP)
+        )  # fmt: skip
+    for param in command.params:
+        if param.callback is None and ({"--json", "--format"} & set(getattr(param, "opts", ()))):
+            param.callback = _note_json
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promptops")
-@click.option(
-    "--project",
-    "project",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="PROMPTOPS_PROJECT",
-    help="Project folder (default: the nearest folder above the current one with a promptops config).",
-)
-@click.option(
-    "--registry",
-    type=click.Choice(["auto", "local", "langfuse"]),
-    envvar="PROMPTOPS_REGISTRY",
-    help="Registry to use; auto = Langfuse when LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are set, else local.",
-)
-@click.option(
-    "--no-cache",
-    is_flag=True,
-    envvar="PROMPTOPS_NO_CACHE",
-    help="Read everything afresh: no cached registry state (.promptops/cache/).",
-)
+@click.option("--project", "project", type=PROJECT_TYPE, envvar="PROMPTOPS_PROJECT", help=PROJECT_HELP)
+@click.option("--registry", type=REGISTRY_CHOICE, envvar="PROMPTOPS_REGISTRY", help=REGISTRY_HELP)
+@click.option("--no-cache", is_flag=True, envvar="PROMPTOPS_NO_CACHE", help=NO_CACHE_HELP)
 @click.pass_context
 def cli(ctx: click.Context, project: Path | None, registry: str | None, no_cache: bool) -> None:
     """GitOps for LLM prompts: validate, diff, experiment and gate prompt releases on Langfuse."""
-    ctx.obj = {"project": project, "registry": registry, "cache": not no_cache}
+    # Shared with main(), which reads it to answer in JSON; options after the command update it later.
+    ctx.ensure_object(dict).update(project=project, registry=registry, cache=not no_cache)
 
 
 def settings(ctx: click.Context) -> Any:
@@ -107,29 +148,42 @@ def registry(ctx: click.Context) -> Iterator[Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into a message and a documented exit code."""
+    state: dict[str, Any] = {}
     try:
-        code = cli.main(args=argv, prog_name="promptops", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="promptops", standalone_mode=False, obj=state)
     except PromptopsError as exc:
-        click.echo(f"error: {_safe(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(state, f"error: {_safe(str(exc))}", exc.exit_code, type(exc).__name__)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(state, "interrupted", EXIT_INTERRUPTED, "Interrupted")
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(state, "interrupted", EXIT_INTERRUPTED, "Interrupted")
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+        # Click's own usage code is 2, which `diff` uses for "changes pending": a bad command line gets 64.
+        usage = isinstance(exc, click.UsageError)
+        _fail(state, None, EXIT_USAGE if usage else exc.exit_code or 1, "UsageError" if usage else "Error", exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # the last resort: a bug in promptops, never a traceback on screen
         log = _crash_log(exc)
-        click.echo(f"internal error: {type(exc).__name__}: {_safe(str(exc))} (details in {log})", err=True)
-        sys.exit(EXIT_INTERNAL)
+        message = f"internal error: {type(exc).__name__}: {_safe(str(exc))} (details in {log})"
+        _fail(state, message, EXIT_INTERNAL, "InternalError")
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(
+    state: dict[str, Any], message: str | None, code: int, kind: str, shown: click.ClickException | None = None
+) -> None:
+    """Print the failure on stderr (already done when `message` is None), in JSON on stdout too when asked."""
+    if message is not None:
+        click.echo(message, err=True)
+    if state.get("json"):
+        text = message if shown is None else _safe(shown.format_message())
+        error = {"kind": kind, "message": (text or "").removeprefix("error: "), "exit_code": code}
+        click.echo(json.dumps({"error": error}, indent=2, ensure_ascii=False))
+    sys.exit(code)
 
 
 def _safe(message: str) -> str:

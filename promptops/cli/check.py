@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from promptops.cli import settings
-from promptops.cli.output import echo_diagnostics, echo_json, redacted
+from promptops.cli.output import echo_diagnostics, echo_json, github_annotation, redacted
 from promptops.cli.progress import progress_factory
+from promptops.model import Diagnostic
 
 
 def result_json(result: Any) -> dict[str, Any]:
@@ -65,10 +66,16 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
     when set. Exit 1 if validation fails or any changed prompt fails its gate.
     """
     from promptops import api, report
+    from promptops.errors import PromptopsError
     from promptops.verdict_render import verdict_text
 
     s = settings(ctx)
-    result = api.check(s, base=base, record=record, progress=progress_factory())
+    try:
+        result = api.check(s, base=base, record=record, progress=progress_factory())
+    except PromptopsError as exc:  # e.g. keys Langfuse rejects: annotate it too, then the boundary reports it
+        if fmt == "github":
+            click.echo(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
+        raise
     click.echo(f"baseline source: {result.registry}", err=True)
     markdown = report.markdown(
         result.prompts,
@@ -88,15 +95,37 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
     elif fmt == "markdown":
         click.echo(markdown)
     else:
-        echo_diagnostics(
-            [d for d in result.diagnostics if d.severity == "error"], "github" if fmt == "github" else "text"
-        )
+        echo_diagnostics(result.diagnostics, "github" if fmt == "github" else "text")
+        if fmt == "github":
+            for annotation in _gate_annotations(result, s.config.redact_patterns):
+                click.echo(annotation)
         for p in result.prompts:
             # Masked like the report: CI logs are as public as the PR comment.
             shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
             click.echo(redacted(shown, s.config.redact_patterns))
             click.echo("")
-        errors = sum(d.severity == "error" for d in result.diagnostics)
-        counted = f"{errors} validation error(s)" if errors else f"{len(result.prompts)} changed prompt(s)"
-        click.echo(f"check {'passed' if result.passed else 'failed'}: {counted}")
+        click.echo(f"check {'passed' if result.passed else 'failed'}: {_counted(result)}")
     ctx.exit(0 if result.passed else 1)
+
+
+def _counted(result: Any) -> str:
+    errors = sum(d.severity == "error" for d in result.diagnostics)
+    if errors:
+        return f"{errors} validation error(s)"
+    failed = sum(not p.passed for p in result.prompts)
+    changed = f"{len(result.prompts)} changed prompt(s)"
+    return f"{failed} of {changed} failed the gate" if failed else changed
+
+
+def _gate_annotations(result: Any, patterns: Any) -> list[str]:
+    """Return the workflow annotations of a check: a failed gate as an error on its prompt file, a fallback
+    to the base ref as a warning."""
+    found = [
+        Diagnostic(p.path or ".", p.line, None, "gate", "error", redacted(f"{p.name}: {why}", patterns))
+        for p in result.prompts
+        if not p.passed and (why := p.verdict.reason if p.verdict is not None else p.blocked or p.note)
+    ]
+    if result.fallback:
+        message = f"the baseline came from the base ref, not the registry: {result.fallback}"
+        found.append(Diagnostic(".", None, None, "baseline", "warning", message))
+    return [github_annotation(d) for d in found]

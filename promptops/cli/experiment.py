@@ -39,27 +39,48 @@ def result_json(result: Any) -> dict[str, Any]:
 
 
 def echo_result(result: Any, redact_patterns: Sequence[str], worst: int = 5) -> None:
-    """Print the aggregates table and the worst items."""
+    """Print the aggregates table, why items failed, and the worst items (failed or scored false)."""
+    from promptops.gate import format_metric
+
     click.echo(f"{result.prompt} — {result.subject} on {result.dataset} with {result.model} (seed {result.seed})")
-    click.echo(f"{'metric':<20} {'mean':>8} {'pass rate':>10} {'n':>5} {'failed':>7}")
+    click.echo(f"{'metric':<20} {'mean':>9} {'pass rate':>10} {'n':>5} {'failed':>7}")
     for name, m in result.metrics.items():
-        mean = "-" if m.mean is None else f"{m.mean:.3f}"
-        rate = "-" if m.pass_rate is None else f"{m.pass_rate:.3f}"
-        click.echo(f"{name:<20} {mean:>8} {rate:>10} {m.n:>5} {m.missing:>7}")
+        rate = "—" if m.pass_rate is None else format_metric("pass_rate", m.pass_rate)
+        click.echo(f"{name:<20} {format_metric(name, m.mean):>9} {rate:>10} {m.n:>5} {m.missing:>7}")
     failed = result.failed_items
     if failed:
-        click.echo(
-            f"\n{len(failed)} item(s) failed: " + ", ".join(f"{k} ×{n}" for k, n in result.failure_reasons().items())
-        )
+        click.echo(f"\n{len(failed)} of {len(result.items)} item(s) failed:")
+        for reason, count in _reasons(failed)[:worst]:
+            click.echo(redacted(f"  ×{count}  {reason}", redact_patterns))
     if result.stopped:
         click.echo(f"run stopped early: {result.stopped}")
-    ranked = sorted(result.items, key=_badness, reverse=True)[:worst]
+    bad = [item for item in result.items if _is_bad(item)]
+    ranked = sorted(bad, key=_badness, reverse=True)[:worst]
     if ranked:
-        click.echo("\nworst items:")
+        click.echo(f"\nworst items ({len(ranked)} of {len(bad)} that failed or scored false):")
         for item in ranked:
             shown = item.error if item.failed else repr(item.output)
             line = f"  {item.item_id}: {shown} (expected {item.expected_output!r})"
             click.echo(redacted(line, redact_patterns))  # outputs quote inputs: masked like every report
+    elif result.items:
+        click.echo("\nno item failed or scored false")
+
+
+def all_failed(result: Any) -> bool:
+    """Return whether the run has items and every one of them failed (nothing was measured)."""
+    return bool(result.items) and len(result.failed_items) == len(result.items)
+
+
+def _reasons(failed: Sequence[Any]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for item in failed:
+        counts[item.error or ""] = counts.get(item.error or "", 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _is_bad(item: Any) -> bool:
+    # Only what says "not good" by itself: a NUMERIC score has no pass mark on the item.
+    return bool(item.failed) or any(s.data_type == "BOOLEAN" and s.value is False for s in item.scores)
 
 
 def _badness(item: Any) -> tuple[int, float]:
@@ -82,11 +103,12 @@ def experiment(
     """Run prompt NAME's experiment and print its aggregates and worst items.
 
     With the deterministic mock, the same dataset, model, evaluators and seed give the same
-    numbers every run. Runs are recorded where the registry lives (Langfuse traces, or
-    .promptops/runs.db); a working tree equal to a stored version is recorded as that version.
-    The local registry gets the dataset's items; Langfuse's dataset is never written from
-    here: a run on items that differ from it (uncommitted, or not synced yet) uses the local
-    items and is not linked to it. Exit 1 when the run stopped early.
+    numbers every run, latency included (the mock's latency is simulated: model_options
+    latency_ms and latency_jitter_ms, 0 by default). Runs are recorded where the registry lives
+    (Langfuse traces, or .promptops/runs.db); a working tree equal to a stored version is recorded
+    as that version. The local registry gets the dataset's items; Langfuse's dataset is never
+    written from here: a run on items that differ from it (uncommitted, or not synced yet) uses the
+    local items and is not linked to it. Exit 1 when the run stopped early or every item failed.
     """
     from promptops import api
 
@@ -102,4 +124,4 @@ def experiment(
         echo_json(result_json(result), redact_patterns=s.config.redact_patterns)
     else:
         echo_result(result, s.config.redact_patterns)
-    ctx.exit(1 if result.stopped else 0)
+    ctx.exit(1 if result.stopped or all_failed(result) else 0)

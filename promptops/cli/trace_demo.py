@@ -1,4 +1,4 @@
-"""`promptops trace-demo`: trace one support flow the way the seed describes, and say where it went."""
+"""`promptops trace-demo`: trace one support flow (docs/observability.md), and say where it went."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def echo_demo(result: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def trace_demo(ctx: click.Context, prompt: str, item_id: str | None, as_json: bool) -> None:
-    """Trace one support flow end to end, as the seed describes, and show where it went.
+    """Trace one support flow end to end (docs/observability.md) and show where it went.
 
     One question from the prompt's dataset runs retrieve -> rank -> prompt-managed-call (the
     generation linked to the production version, when there is one), with the user and session

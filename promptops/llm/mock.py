@@ -306,6 +306,7 @@ class MockLLM:
     """The mock-llm-v1 provider."""
 
     name = NAME
+    simulated_latency = True  # an item's latency is the simulated one (docs/mock-llm.md §9), not wall time
 
     def __init__(self, model: str = NAME, options: Mapping[str, Any] | None = None) -> None:
         self.options = dict(options or {})

@@ -66,13 +66,28 @@ def open_langfuse(root: Path, config: ProjectConfig, *, cache: bool = True) -> L
             "the langfuse registry needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (a project's API keys); "
             "set both, or use --registry local"
         )
-    host = (os.environ.get("LANGFUSE_BASE_URL") or os.environ.get("LANGFUSE_HOST") or DEFAULT_HOST).strip().rstrip("/")
+    host, variable = host_from_env()
     project = hashlib.sha256(f"{host}\0{public_key}".encode()).hexdigest()[:16]
     state = SignedJson(root / ".promptops" / "cache" / f"langfuse-{project}.json", "langfuse-state") if cache else None
     return LangfuseRegistry(
         public_key, secret_key, host, timeout=timeout_from_env(), redact_patterns=config.redact_patterns,
-        tracing=config.tracing, cache=state,
+        tracing=config.tracing, host_variable=variable, cache=state,
     )  # fmt: skip
+
+
+def host_from_env() -> tuple[str, str]:
+    """Return the Langfuse base URL and the variable it came from (LANGFUSE_BASE_URL, else the older LANGFUSE_HOST)."""
+    for variable in ("LANGFUSE_BASE_URL", "LANGFUSE_HOST"):
+        host = os.environ.get(variable, "").strip()
+        if host:
+            break
+    else:
+        return DEFAULT_HOST, "LANGFUSE_BASE_URL"
+    if "://" not in host:
+        raise ConfigError(
+            f"{variable} is {host!r}, which has no scheme: write the whole URL, e.g. https://{host.lstrip('/')}"
+        )
+    return host.rstrip("/"), variable
 
 
 def timeout_from_env() -> float:
@@ -109,6 +124,7 @@ class LangfuseRegistry:
         sleep: Callable[[float], None] = time.sleep,
         redact_patterns: Sequence[str] = (),
         tracing: TracingConfig | None = None,
+        host_variable: str = "LANGFUSE_BASE_URL",
         cache: SignedJson | None = None,
     ) -> None:
         from langfuse import Langfuse
@@ -129,6 +145,7 @@ class LangfuseRegistry:
         )
         _refuse_shared_settings(self.client, public_key, secret_key, host)
         self.calls = Caller(host, timeout, sleep)
+        self.calls.host_variable = host_variable
         self.datasets = LangfuseDatasets(self.client, self.calls, self.mask, self.describe())
         self.listing = LangfuseListing(self.client, self.calls, cache)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from promptops.errors import RegistryError
+from promptops.errors import RegistryAuthError, RegistryError
 
 T = TypeVar("T")
 NO_SDK_RETRIES: dict[str, Any] = {"max_retries": 0}
@@ -116,14 +116,20 @@ def wait_for(failure: Failure, attempt: int) -> float:
 class Caller:
     """Calls the SDK with retries for reads and idempotent writes, and raises RegistryError one-liners."""
 
-    def __init__(self, host: str, timeout: float, sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self, host: str, timeout: float, sleep: Callable[[float], None], host_variable: str = "LANGFUSE_BASE_URL"
+    ) -> None:
         self.host = host
         self.timeout = timeout
         self.sleep = sleep
+        self.host_variable = host_variable  # the variable the host came from, so messages name the one you set
 
     def failure(self, exc: BaseException, doing: str) -> Failure:
         """Classify an exception raised while `doing` something."""
-        return classify(exc, self.host, doing, self.timeout)
+        failure = classify(exc, self.host, doing, self.timeout)
+        if self.host_variable == "LANGFUSE_BASE_URL":
+            return failure
+        return replace(failure, message=failure.message.replace("LANGFUSE_BASE_URL", self.host_variable))
 
     def call(self, doing: str, fn: Callable[[], T], *, passthrough: tuple[int, ...] = ()) -> T:
         """Run `fn`, retrying retriable failures; ApiErrors with a status in `passthrough` reach the caller."""
@@ -134,6 +140,8 @@ class Caller:
                 if status_of(exc) in passthrough:
                     raise
                 failure = self.failure(exc, doing)
+                if failure.status in (401, 403):
+                    raise RegistryAuthError(failure.message) from None
                 if not failure.retriable or attempt == MAX_ATTEMPTS - 1:
                     raise RegistryError(failure.message) from None
                 self.sleep(wait_for(failure, attempt))
