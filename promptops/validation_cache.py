@@ -136,10 +136,12 @@ class ValidationCache:
         _store(self, key, SecretsCodec(tuple(found)))
         return found
 
-    def save(self) -> None:
-        """Write what this command used (results of files that are gone drop out), if anything changed."""
-        if self.new != self.old:
-            self.store.save({"entries": self.new})
+    def save(self, *, prune: bool = True) -> None:
+        """Write what this command used, if anything changed. With `prune` (a command that read every file), the
+        results of files that are gone drop out; a command that read a few keeps the others' results."""
+        entries = self.new if prune else {**self.old, **self.new}
+        if entries != self.old:
+            self.store.save({"entries": entries})
 
 
 # -- the values, as JSON ------------------------------------------------------------------------------

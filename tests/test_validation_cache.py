@@ -102,3 +102,11 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     cache.write_text("{not json", "utf-8")
     assert outcome(root, cache=True) == first
     assert cache.read_text("utf-8").startswith('{"format"')
+
+
+def test_a_command_about_one_prompt_keeps_the_others_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path / "repo", examples=True)
+    cold = outcome(root, cache=True)
+    api.valid_project(api.load_settings(root, registry="local"), only="capital-cities")  # e.g. render one prompt
+    monkeypatch.setattr("promptops.render.check_prompt", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
+    assert outcome(root, cache=True) == cold  # support-agent's result was kept, so nothing is checked again

@@ -43,7 +43,7 @@ def checked(settings: Settings, *, only: str | None = None) -> tuple[Project, li
     project = load(settings, cache)
     diagnostics, rendered = validate_and_render(project, only, cache)
     if cache is not None:
-        cache.save()
+        cache.save(prune=only is None)
     return replace(project, rendered=rendered), diagnostics
 
 
