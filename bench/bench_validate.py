@@ -1,5 +1,9 @@
 """Benchmark `promptops validate`: start-up cost next to bare Python, and time per prompt on 2,000 prompts.
 
+Next to the bare floor (a process that only YAML-loads each file with libyaml and Jinja-parses and compiles its
+templates), (d) runs cold (`--no-cache`), warm (nothing changed since the last run) and with one file changed
+before each run (the incremental cache, promptops/validation_cache.py).
+
 Run by hand from the repository root: `.venv/bin/python bench/bench_validate.py` (`--prompts 200 --runs 3` for a
 smoke run, `--profile` to also print the cProfile hotspots of validating the generated repository in-process).
 Every figure is the median wall time of N runs of a fresh subprocess, as CI and editors run the command:
@@ -132,6 +136,42 @@ def median_seconds(command: list[str], runs: int, *, expect: int = 0) -> float:
     return statistics.median(times)
 
 
+FLOOR = """
+import sys
+from pathlib import Path
+
+import jinja2
+import yaml
+
+env = jinja2.Environment()
+for path in sorted(Path(sys.argv[1]).rglob("*.yaml")):
+    if "datasets" in path.parts:
+        continue
+    data = yaml.load(path.read_text("utf-8"), Loader=yaml.CSafeLoader)
+    messages = data.get("messages", [])
+    sources = [data["prompt"]] if "prompt" in data else [m["content"] for m in messages if "content" in m]
+    for source in sources:
+        env.from_string(source)
+"""
+
+
+def median_changing(command: list[str], runs: int, change: Path) -> float:
+    """Like median_seconds, with `change` rewritten (new bytes) before every run: one file changed."""
+    times = []
+    original = change.read_text("utf-8")
+    for i in range(runs + 1):
+        change.write_text(original.replace("Bench", f"Bench {i}"), "utf-8")
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+        if i:
+            times.append(elapsed)
+    change.write_text(original, "utf-8")
+    return statistics.median(times)
+
+
 def machine() -> list[str]:
     """Describe where the numbers came from: nproc, Python, CPU model and date."""
     cpu = "unknown"
@@ -182,7 +222,11 @@ def main() -> None:
         python = median_seconds([sys.executable, "-c", "pass"], args.runs)
         help_ = median_seconds([*cli, "--help"], args.runs)
         small = median_seconds([*cli, "--project", str(examples), "validate"], args.runs)
-        large = median_seconds([*cli, "--project", str(generated), "validate"], args.large_runs)
+        floor = median_seconds([sys.executable, "-c", FLOOR, str(generated / "prompts")], args.large_runs)
+        large = median_seconds([*cli, "--project", str(generated), "--no-cache", "validate"], args.large_runs)
+        warm = median_seconds([*cli, "--project", str(generated), "validate"], args.large_runs)
+        one = next((generated / "prompts").rglob("assistant-*.yaml"))
+        changed = median_changing([*cli, "--project", str(generated), "validate"], args.large_runs, one)
         hotspots = profile(generated) if args.profile else ""
     per_prompt_ms = large / args.prompts * 1000
     marginal_ms = (large - small) / args.prompts * 1000
@@ -190,7 +234,13 @@ def main() -> None:
         ("(a) `python -c pass`", python, f"{python / python:.1f}×"),
         ("(b) `promptops --help`", help_, f"{help_ / python:.1f}×"),
         ("(c) `promptops validate`, example repo (2 prompts, 2 datasets)", small, f"{small / python:.1f}×"),
-        (f"(d) `promptops validate`, {args.prompts:,} generated prompts", large, f"{large / python:.1f}×"),
+        (f"(d) `promptops validate`, {args.prompts:,} generated prompts, cold", large, f"{large / python:.1f}×"),
+    ]
+    floor_rows = [
+        ("floor: YAML-load (libyaml) and Jinja-compile every prompt", floor, "1.00×"),
+        ("(d) cold (`--no-cache`)", large, f"{large / floor:.2f}×"),
+        ("(d) warm (nothing changed)", warm, f"{warm / floor:.2f}×"),
+        ("(d) one file changed", changed, f"{changed / floor:.2f}×"),
     ]
     print("\n".join(f"- {line}" for line in machine()))
     print(f"- runs: median of {args.runs} (of {args.large_runs} for d), each a fresh process after one warm-up\n")
@@ -199,6 +249,10 @@ def main() -> None:
     for label, seconds, ratio in rows:
         print(f"| {label} | {seconds * 1000:,.0f} ms | {ratio} |")
     print(f"\n(d) per prompt: {per_prompt_ms:.2f} ms; marginal over (c): {marginal_ms:.2f} ms per prompt")
+    print("\n| command | median wall time | ratio to the floor |")
+    print("|---|---:|---:|")
+    for label, seconds, ratio in floor_rows:
+        print(f"| {label} | {seconds * 1000:,.0f} ms | {ratio} |")
     if hotspots:
         print("\n```\n" + hotspots.rstrip() + "\n```")
 

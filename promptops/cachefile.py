@@ -6,6 +6,10 @@ cache file carries an HMAC made with a key that lives outside the repository, in
 (`$XDG_CACHE_HOME/promptops/cache-key`, else `~/.cache/...`): a file from elsewhere, a corrupt one, or one of
 another format is ignored and rebuilt. Writers replace the file in one `os.replace`, so two processes at once
 never see half a file; the later one wins, and both wrote a valid cache.
+
+SignedPickle holds Python values (frozen dataclasses) for the validation cache, where JSON decoding cost more
+than the parsing it saves: it is unpickled only after its signature checked out, so only a file made with this
+user's key is ever unpickled (forging one needs that key, which needs this user's rights already).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import pickle
 import secrets
 import tempfile
 from pathlib import Path
@@ -81,15 +86,56 @@ class SignedJson:
         body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         text = json.dumps({"format": FORMAT, "purpose": self.purpose, "mac": self._mac(body), "body": body})
         try:
-            folder = self.path.parent
-            made = not folder.exists()
-            folder.mkdir(parents=True, exist_ok=True)
-            top = folder if folder.name == ".promptops" else folder.parent
-            if made and top.name == ".promptops" and not (top / ".gitignore").exists():
-                (top / ".gitignore").write_text("# created by promptops\n*\n", "utf-8")
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}-")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, self.path)
+            _replace(self.path, text.encode("utf-8"))
         except OSError:
+            return
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `data` to `path` in one os.replace, creating .promptops/ (with its .gitignore) as needed."""
+    folder = path.parent
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    top = folder if folder.name == ".promptops" else folder.parent
+    if made and top.name == ".promptops" and not (top / ".gitignore").exists():
+        (top / ".gitignore").write_text("# created by promptops\n*\n", "utf-8")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
+class SignedPickle:
+    """Like SignedJson, for Python values: `load()` unpickles only a file whose signature is this machine's."""
+
+    def __init__(self, path: Path, purpose: str) -> None:
+        self.path, self.purpose = path, purpose
+        self._key: bytes | None = None
+
+    def _mac(self, body: bytes) -> bytes:
+        if self._key is None:
+            self._key = machine_key()
+        header = f"{self.purpose}\0{FORMAT}\0".encode()
+        return hmac.new(self._key, header + body, hashlib.sha256).digest()
+
+    def load(self) -> Any:
+        """Return the cached value, or None when the file is missing, corrupt, foreign or of another format."""
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return None
+        mac, body = data[:32], data[32:]
+        if len(mac) != 32 or not hmac.compare_digest(mac, self._mac(body)):
+            return None
+        try:
+            return pickle.loads(body)  # noqa: S301 - signed with this user's key, checked above
+        except Exception:  # a value of an older promptops whose classes changed: rebuild
+            return None
+
+    def save(self, value: Any) -> None:
+        """Write the value signed, atomically; a cache that cannot be written is silently skipped."""
+        try:
+            body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            _replace(self.path, self._mac(body) + body)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
             return

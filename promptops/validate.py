@@ -183,8 +183,11 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
     diags = []
     exp = spec.experiment
     dataset_files = project.prompts_root / "datasets"
-    broken = any((dataset_files / f"{exp.dataset}{suffix}").exists() for suffix in (".yaml", ".yml", ".jsonl"))
-    if exp.dataset not in datasets and not broken:  # a broken dataset file reports its own errors
+
+    def broken() -> bool:  # a dataset file that failed to load reports its own errors
+        return any((dataset_files / f"{exp.dataset}{suffix}").exists() for suffix in (".yaml", ".yml", ".jsonl"))
+
+    if exp.dataset not in datasets and not broken():
         line, col = spec.position("experiment.dataset")
         known = ", ".join(sorted(datasets)) or "none"
         diags.append(
