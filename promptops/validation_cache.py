@@ -14,15 +14,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from promptops import __version__
 from promptops.cachefile import SignedPickle
 from promptops.model import DatasetSpec, Diagnostic, ProjectConfig, PromptSpec, RenderedPrompt
 
+T = TypeVar("T")
 FORMAT = "validate-2"
 LoadResult = tuple[PromptSpec | None, list[Diagnostic]]
 CheckResult = tuple[list[Diagnostic], RenderedPrompt | None]
@@ -80,57 +82,48 @@ class ValidationCache:
         self.new[key] = {"value": value, "deps": dict(deps or {})}
         self._changed = True
 
+    def _memo(
+        self, key: str, compute: Callable[[], T], deps: Callable[[T], Mapping[str, str | None]] | None = None
+    ) -> T:
+        """Return the cached value for `key`, or compute and keep it (with the files it depends on)."""
+        hit = self._hit(key)
+        if hit is not None:
+            return typing.cast(T, hit)
+        value = compute()
+        self._put(key, value, deps(value) if deps else None)
+        return value
+
     # -- what is cached ----------------------------------------------------------------------------
 
     def prompt(self, path: Path, rel: str, load: Callable[[], LoadResult]) -> LoadResult:
         """Return a prompt file's spec and load problems, from the cache when the file is unchanged."""
         key = self._key("prompt", rel, self.digest(path), self.digest(path.with_suffix(".jinja")))
-        hit = self._hit(key)
-        if hit is not None:
-            spec, problems = hit
-            return spec, list(problems)
-        spec, problems = load()
-        self._put(key, (spec, tuple(problems)))
-        return spec, problems
+        spec, problems = self._memo(key, lambda: _frozen(load()))
+        return spec, list(problems)
 
     def check(self, spec: PromptSpec, prompts_root: Path, run: Callable[[], CheckResult]) -> CheckResult:
         """Return a prompt's template problems and rendering, recomputed when it or a partial it reads changed."""
         from promptops.sources import source_files
 
+        def sources(_: object) -> dict[str, str | None]:
+            found = source_files(spec, self.root, prompts_root)
+            return {p.relative_to(self.root).as_posix(): self.digest(p) for p in found}
+
         path = self.root / spec.path
         key = self._key("check", spec.path, self.digest(path), self.digest(path.with_suffix(".jinja")))
-        hit = self._hit(key)
-        if hit is not None:
-            problems, rendered = hit
-            return list(problems), rendered
-        problems, rendered = run()
-        sources = source_files(spec, self.root, prompts_root)
-        deps = {p.relative_to(self.root).as_posix(): self.digest(p) for p in sources}
-        self._put(key, (tuple(problems), rendered), deps)
-        return problems, rendered
+        problems, rendered = self._memo(key, lambda: _frozen_check(run()), sources)
+        return list(problems), rendered
 
     def dataset(
         self, path: Path, rel: str, load: Callable[[], tuple[DatasetSpec | None, list[Diagnostic]]]
     ) -> tuple[DatasetSpec | None, list[Diagnostic]]:
         """Return a dataset file's spec and problems, from the cache when the file is unchanged."""
-        key = self._key("dataset", rel, self.digest(path))
-        hit = self._hit(key)
-        if hit is not None:
-            dataset, problems = hit
-            return dataset, list(problems)
-        dataset, problems = load()
-        self._put(key, (dataset, tuple(problems)))
-        return dataset, problems
+        dataset, problems = self._memo(self._key("dataset", rel, self.digest(path)), lambda: _frozen(load()))
+        return dataset, list(problems)
 
     def secrets(self, path: Path, rel: str, scan: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
         """Return the secret findings of a file, from the cache when its bytes are unchanged."""
-        key = self._key("secrets", rel, self.digest(path))
-        hit = self._hit(key)
-        if hit is not None:
-            return list(hit)
-        found = scan()
-        self._put(key, tuple(found))
-        return found
+        return list(self._memo(self._key("secrets", rel, self.digest(path)), lambda: tuple(scan())))
 
     def save(self, *, prune: bool = True) -> None:
         """Write what this command used, if anything changed. With `prune` (a command that read every file), the
@@ -138,3 +131,14 @@ class ValidationCache:
         entries = self.new if prune else {**self.old, **self.new}
         if self._changed or entries.keys() != self.old.keys():
             self.store.save(entries)
+
+
+def _frozen(result: tuple[T, list[Diagnostic]]) -> tuple[T, tuple[Diagnostic, ...]]:
+    """Return a (value, problems) result with the problems as a tuple: a cached value is never mutated."""
+    value, problems = result
+    return value, tuple(problems)
+
+
+def _frozen_check(result: CheckResult) -> tuple[tuple[Diagnostic, ...], RenderedPrompt | None]:
+    problems, rendered = result
+    return tuple(problems), rendered

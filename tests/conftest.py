@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PROMPTOPS_HOME"] = os.path.join(_HERMETIC_HOME, "promptops")  # crash logs stay in the sandbox
     for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
         os.environ.pop(name, None)
+
+
+@pytest.fixture(params=["local", "langfuse"])
+def target(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Yield (registry, repository): an empty registry of each kind and a fresh repository of the examples."""
+    from tests.test_sync_kill import target_for
+
+    with target_for(str(request.param), tmp_path / "repo", monkeypatch) as found:
+        yield found

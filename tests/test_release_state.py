@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from promptops import api
 from promptops.api.planning import fingerprints
-from tests.helpers import Run, git, run_cli, write_files
+from tests.helpers import git, write_files
+from tests.test_sync_cli import cli
 from tests.test_sync_kill import (
     BETTER,
     FIRST_SYNC,
@@ -31,29 +31,12 @@ from tests.test_sync_kill import (
     normalized,
     outcomes,
     sync_in_process,
-    target_for,
 )
 
 WORSE = "  Answer in JSON.\n"
 OTHER = "  Answer with just the name.\n"  # another wording that beats the prompt without an instruction
 CAPITAL = "prompts/capital-cities.yaml"
 DATASET = "prompts/datasets/capital-cities-tutorial.yaml"
-
-
-@pytest.fixture(params=["local", "langfuse"])
-def target(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Target, Path]]:
-    """Yield an empty registry of each kind and a fresh repository with the example prompts."""
-    with target_for(str(request.param), tmp_path / "repo", monkeypatch) as found:
-        yield found
-
-
-def cli(capsys: pytest.CaptureFixture[str], reg: Target, root: Path, *args: str) -> Run:
-    """Run `promptops --project ROOT --registry R ARGS`; no traceback may leak."""
-    run = run_cli(capsys, "--project", str(root), "--registry", reg.name, *args)
-    assert "Traceback" not in run.out + run.err
-    return run
 
 
 def replace_instruction(root: Path, line: str, message: str) -> None:

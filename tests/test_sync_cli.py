@@ -5,7 +5,6 @@ registries: exact output lines, exit codes and registry state, and no write wher
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from tests.test_sync_kill import (
     edit_capital_cities,
     outcomes,
     sync_in_process,
-    target_for,
 )
 
 FRESH_PLAN = (
@@ -31,15 +29,6 @@ FRESH_PLAN = (
     "support-agent   new   -        -\n"
     "  create version 1, then judge it on its floors\n"
 )
-
-
-@pytest.fixture(params=["local", "langfuse"])
-def target(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Target, Path]]:
-    """Yield an empty registry of each kind and a fresh repository with the example prompts."""
-    with target_for(str(request.param), tmp_path / "repo", monkeypatch) as found:
-        yield found
 
 
 def cli(capsys: pytest.CaptureFixture[str], reg: Target, root: Path, *args: str) -> Run:
