@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from promptops.gate import Verdict
 from promptops.model import Diagnostic
+from promptops.results import Evaluation
 from promptops.sensitive import redact
 from promptops.verdict_render import verdict_markdown
 
@@ -31,6 +32,7 @@ class PromptCheck:
     blocked: str = ""  # why the check fails without a verdict (the content was rejected before)
     path: str = ""  # the prompt file, relative to the project root (for annotations)
     line: int | None = None  # the line a failed gate is annotated on (the prompt's `gate:`)
+    runs: Evaluation | None = None  # the runs the verdict judged, for reports that show every item
 
     @property
     def passed(self) -> bool:
