@@ -121,7 +121,7 @@ def metric_bars(bars: Sequence[Bar], *, title: str) -> str:
 
 def delta_histogram(deltas: Sequence[float], *, higher_is_better: bool, title: str, label: str) -> str:
     """Return how many items changed by how much: one bar per distinct change, or per bin when there are many."""
-    width, height, top, bottom, left = NARROW, 150, 26, 118, 8
+    width, height, top, bottom, left = NARROW, 156, 40, 124, 8
     bins = _bins(deltas)
     plot = width - 2 * left
     slot = plot / max(len(bins), 1)
