@@ -11,7 +11,7 @@ from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from promptops.junit import junit_xml
 from promptops.results import Evaluation
-from tests.helpers import run_cli, write_files
+from tests.helpers import git, run_cli, write_files
 from tests.report_stories import (
     MIXED_FILES,
     check_with_reports,
@@ -97,7 +97,10 @@ def test_sync_skips_what_it_did_not_judge_and_passes_what_it_promoted(
     assert (again.tests, again.failures, again.skipped) == (2, 0, 2)
     skipped = [r for case in again for r in case.result]
     assert all(isinstance(r, Skipped) for r in skipped)
-    assert [r.message for r in skipped] == ["unchanged: nothing to do", "unchanged: nothing to do"]
+    assert [r.message for r in skipped] == [
+        "unchanged: production (version 1) holds this content; nothing to do",
+        "unchanged: production (version 1) holds this content; nothing to do",
+    ]
 
 
 def test_validation_errors_are_one_failing_case(
@@ -128,3 +131,24 @@ def test_experiment_is_one_case_and_control_characters_stay_valid_xml(tmp_path: 
         "failed: b", "  input:     {\"q\": \"b\"}", "  expected:  e",
         "  error:     model error: \\x1b[1mbold\\x00 ]]> <x/> &amp;",
     ]  # fmt: skip
+
+
+def test_content_rejected_before_fails_its_case_without_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = fork_repo(tmp_path / "repo", monkeypatch)
+    worse_wording_branch(repo)
+    git(repo, "checkout", "-q", "main")
+    assert run_cli(capsys, "sync").code == 0  # production: the better wording
+    git(repo, "checkout", "-q", "pr")
+    assert run_cli(capsys, "sync").code == 1  # the worse wording is rejected and remembered
+    result = run_cli(capsys, "check", "--base", "main", "--junit", str(tmp_path / "j.xml"))
+    assert result.code == 1, result.err
+    case = cases(only_suite(tmp_path / "j.xml"))["capital-cities"]
+    (failure,) = case.result
+    assert isinstance(failure, Failure) and failure.type == "GateFailed"
+    assert failure.message == (
+        "version 2 has this content and was rejected by the gate: change the prompt in git "
+        "(production stays on version 1)"
+    )
+    assert case.system_out is None  # nothing ran, so no item is listed
