@@ -298,3 +298,16 @@ def test_histogram_bins_exact_values_then_ranges() -> None:
     assert _bins([-1.0, -1.0, 0.0, 1e-12]) == [(-1.0, -1.0, 2), (0.0, 0.0, 2)]
     spread = _bins([float(i) for i in range(16)])
     assert len(spread) == 8 and sum(n for *_, n in spread) == 16 and spread[0][:2] == (0.0, 1.875)
+
+
+def test_latency_is_drawn_only_where_it_was_measured() -> None:
+    from dataclasses import replace
+
+    timed = fake_run([fake_item("a", "x", 1.0), fake_item("b", "y", 0.0)])
+    assert 'aria-label="Latency per item (ms)"' in html_report(fake_view(Evaluation(timed, None, "p")))
+    untimed = replace(timed, items=tuple(replace(i, latency_s=0.0) for i in timed.items))
+    assert "Latency per item" not in html_report(fake_view(Evaluation(untimed, None, "p")))
+    counted = replace(untimed, input_tokens=12, output_tokens=3)
+    doc = parse_strict(html_report(fake_view(Evaluation(counted, None, "p"))))
+    facts = prompt_section(doc, "p").find(".//dl[@class='facts']")
+    assert "candidate 12 in / 3 out" in text_of(facts)

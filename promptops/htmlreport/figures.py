@@ -1,4 +1,4 @@
-"""The charts of a prompt's runs: metric bars, per-item changes, latencies and tokens."""
+"""The charts of a prompt's runs: metric bars, per-item changes, latencies; and the tokens they used."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ def figures(prompt: PromptView, t: Text) -> str:
     runs = [
         (name, latencies(run)) for name, run in (("baseline", base_run), ("candidate", cand_run)) if run is not None
     ]
-    if any(values for _, values in runs):
+    # All zeros is no measurement: mock-llm-v1 reports its simulated latency, 0 unless latency_ms is set.
+    if any(v > 0 for _, values in runs for v in values):
         label = "Latency per item (ms)"
-        tokens = _tokens(base_run, cand_run)
-        shown.append(el("figure", charts.latency_strip(runs, title=label) + el("figcaption", label + tokens)))
+        shown.append(el("figure", charts.latency_strip(runs, title=label) + el("figcaption", label)))
     return el("div", shown, class_="charts")
 
 
@@ -71,14 +71,11 @@ def _change_figure(prompt: PromptView, names: Sequence[str], t: Text) -> str:
     return el("figure", el("div", histograms, class_="small-multiples") + caption, class_="wide")
 
 
-def _tokens(base: ExperimentResult | None, cand: ExperimentResult) -> str:
-    parts = [
-        f"{name}: {run.input_tokens} in / {run.output_tokens} out tokens"
-        for name, run in (("baseline", base), ("candidate", cand))
-        if run is not None
-    ]
-    return (
-        " · " + " · ".join(parts)
-        if any(r is not None and (r.input_tokens or r.output_tokens) for r in (base, cand))
-        else ""
+def tokens(base: ExperimentResult | None, cand: ExperimentResult) -> str:
+    """Return the tokens both runs used ("" when none were counted), for the prompt's facts."""
+    if not any(r is not None and (r.input_tokens or r.output_tokens) for r in (base, cand)):
+        return ""
+    runs = (("baseline", base), ("candidate", cand))
+    return " · ".join(
+        f"{name} {run.input_tokens} in / {run.output_tokens} out" for name, run in runs if run is not None
     )

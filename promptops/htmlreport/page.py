@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 
 from promptops.htmlreport.diffs import prompt_diff
-from promptops.htmlreport.figures import figures
+from promptops.htmlreport.figures import figures, tokens
 from promptops.htmlreport.items import items_section
 from promptops.htmlreport.markup import Text, el, slug
 from promptops.htmlreport.metrics import metrics_table
@@ -101,6 +101,8 @@ def _prompt_section(index: int, prompt: PromptView, trace_urls: Mapping[str, str
             [("baseline", prompt.runs.baseline.subject)] if prompt.runs.baseline else []
         )
         facts.append(("dataset · model · seed", setup))
+        used = tokens(prompt.runs.baseline, run)
+        facts += [("tokens", used)] if used else []
     parts.append(el("dl", [el("dt", t(k)) + el("dd", t(v)) for k, v in facts], class_="facts"))
     if prompt.runs is not None:
         parts.append(figures(prompt, t))
