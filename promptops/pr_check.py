@@ -24,6 +24,7 @@ from promptops.plan import PromptPlan
 from promptops.promote import baseline_version, evaluate, version_subject
 from promptops.registry.base import PromptVersion, Registry
 from promptops.report import PromptCheck
+from promptops.results import Evaluation
 from promptops.runner import Subject
 from promptops.textdiff import prompt_as_text, unified
 
@@ -125,12 +126,14 @@ def _check_one(
     if only_experiment:
         # Nothing to compare against: what serves (or would serve) must still meet its floors on the new experiment.
         subject = baseline if baseline is not None else Subject(head, None, "this branch")
-        verdict, _, _ = evaluate(spec, dataset, subject, None, run)
-        return PromptCheck(
-            spec.name, status, f"{source}, judged alone on the changed experiment", diff, planned, verdict, **where
-        )
-    verdict, _, _ = evaluate(spec, dataset, Subject(head, None, "this branch"), baseline, run)
-    return PromptCheck(spec.name, status, source, diff, planned, verdict, **where)
+        verdict, alone, _ = evaluate(spec, dataset, subject, None, run)
+        runs = Evaluation.of(alone, None, subject, None)
+        source = f"{source}, judged alone on the changed experiment"
+        return PromptCheck(spec.name, status, source, diff, planned, verdict, runs=runs, **where)
+    candidate = Subject(head, None, "this branch")
+    verdict, cand_run, base_run = evaluate(spec, dataset, candidate, baseline, run)
+    runs = Evaluation.of(cand_run, base_run, candidate, baseline)
+    return PromptCheck(spec.name, status, source, diff, planned, verdict, runs=runs, **where)
 
 
 def _baseline(production: PromptVersion | None, spec: PromptSpec, old: BasePrompt | None) -> tuple[Subject | None, str]:

@@ -28,7 +28,7 @@ from promptops.registry.labels import (
     release_numbers,
 )
 from promptops.render import content_hash
-from promptops.results import ExperimentResult
+from promptops.results import Evaluation, ExperimentResult
 from promptops.runner import INTERRUPTED, Subject
 
 Outcome = Literal["promoted", "rejected", "conflict", "already-promoted"]  # of a decision
@@ -172,6 +172,7 @@ class PromptSyncResult:
     release: str | None = None
     verdict: Verdict | None = None
     message: str = ""
+    runs: Evaluation | None = None  # the runs the verdict judged, for reports that show every item
 
     @property
     def failed(self) -> bool:
@@ -239,10 +240,11 @@ def sync_prompt(
     assert dataset is not None  # validation guarantees it
     base_subject = version_subject(baseline, spec.path, "production") if baseline is not None else None
     cand_subject = version_subject(candidate, spec.path, "candidate")
-    verdict, _, _ = evaluate(spec, dataset, cand_subject, base_subject, run)
+    verdict, cand_run, base_run = evaluate(spec, dataset, cand_subject, base_subject, run)
     decision = decide(reg, p.name, candidate, baseline_number, verdict, p.fingerprint)
+    runs = Evaluation.of(cand_run, base_run, cand_subject, base_subject)
     return PromptSyncResult(
-        p.name, p.status, decision.outcome, candidate.version, decision.release, verdict, decision.message
+        p.name, p.status, decision.outcome, candidate.version, decision.release, verdict, decision.message, runs
     )
 
 
@@ -264,13 +266,15 @@ def _verify_production(
         return PromptSyncResult(p.name, p.status, "verified", production.version, message="no experiment to run")
     dataset = project.dataset(spec.experiment.dataset)
     assert dataset is not None  # validation guarantees it
-    verdict, _, _ = evaluate(spec, dataset, version_subject(production, spec.path, "production"), None, run)
+    subject = version_subject(production, spec.path, "production")
+    verdict, prod_run, _ = evaluate(spec, dataset, subject, None, run)
+    runs = Evaluation.of(prod_run, None, subject, None)
     label = (passed_label if verdict.passed else rejected_label)(content, p.fingerprint)
     reg.set_labels(p.name, production.version, [label])
     if verdict.passed:
-        return PromptSyncResult(p.name, p.status, "verified", production.version, None, verdict, verdict.reason)
+        return PromptSyncResult(p.name, p.status, "verified", production.version, None, verdict, verdict.reason, runs)
     message = (
         f"production (version {production.version}) no longer meets its gate on the changed experiment: "
         f"{verdict.reason} Change the prompt or the experiment in git."
     )
-    return PromptSyncResult(p.name, p.status, "rejected", production.version, None, verdict, message)
+    return PromptSyncResult(p.name, p.status, "rejected", production.version, None, verdict, message, runs)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from promptops.gate import Verdict
 from promptops.model import Diagnostic
+from promptops.results import Evaluation
 from promptops.sensitive import redact
 from promptops.verdict_render import verdict_markdown
 
 MARKER = "<!-- promptops-report -->"
 GITHUB_COMMENT_LIMIT = 65_536  # characters GitHub accepts in one comment body
+LINK_RESERVE = 1_000  # left free for the line the workflows add under the heading: the link to the HTML report
 TRUNCATION_NOTE = "\n\n> ✂️ The report was truncated to fit GitHub's comment size limit; run `promptops check` for all."
 _FENCE = re.compile(r" {0,3}(`{3,})")  # a line that opens or closes a fenced code block (CommonMark)
 
@@ -31,6 +33,7 @@ class PromptCheck:
     blocked: str = ""  # why the check fails without a verdict (the content was rejected before)
     path: str = ""  # the prompt file, relative to the project root (for annotations)
     line: int | None = None  # the line a failed gate is annotated on (the prompt's `gate:`)
+    runs: Evaluation | None = None  # the runs the verdict judged, for reports that show every item
 
     @property
     def passed(self) -> bool:
@@ -45,7 +48,7 @@ def markdown(
     base: str,
     registry: str,
     redact_patterns: Iterable[str] = (),
-    limit: int = GITHUB_COMMENT_LIMIT,
+    limit: int = GITHUB_COMMENT_LIMIT - LINK_RESERVE,
 ) -> str:
     """Return the whole report, redacted, and truncated with a note when it would exceed `limit`."""
     errors = [d for d in diagnostics if d.severity == "error"]

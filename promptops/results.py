@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptops.evaluators.aggregate import MetricSummary
 from promptops.evaluators.base import Score
+
+if TYPE_CHECKING:
+    from promptops.tracing.base import Subject
 
 EVALUATOR_ERROR = "evaluator error: "  # how an item that failed in an evaluator records it: prefix, name, ": "
 
@@ -79,3 +82,30 @@ class ExperimentResult:
             key = (item.error or "").split(":", 1)[0]
             reasons[key] = reasons.get(key, 0) + 1
         return reasons
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The runs behind one verdict (or one experiment) and the prompt text each ran: what reports show per item.
+
+    `baseline` is None for a single run: `experiment`, or a new prompt judged on its floors only.
+    """
+
+    candidate: ExperimentResult
+    baseline: ExperimentResult | None
+    candidate_prompt: str
+    baseline_prompt: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        candidate: ExperimentResult,
+        baseline: ExperimentResult | None,
+        candidate_subject: Subject,
+        baseline_subject: Subject | None,
+    ) -> Evaluation:
+        """Return the evaluation of two runs, with the prompt text of the subjects they ran."""
+        from promptops.textdiff import prompt_as_text
+
+        base_prompt = prompt_as_text(baseline_subject.rendered.prompt) if baseline_subject is not None else None
+        return cls(candidate, baseline, prompt_as_text(candidate_subject.rendered.prompt), base_prompt)

@@ -35,6 +35,7 @@ SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")
 EXAMPLE_VALUES = {
     "BASE": "origin/main",
     "BASE_REF": "main",
+    "HTML": "promptops-report.html",
     "PROMPT": "support-agent",
     "REPORT": "promptops-report.md",
     "TO_VERSION": "3",
@@ -286,11 +287,13 @@ def test_action_interface() -> None:
         "python-version": "3.12",
         "promptops-version": "",
         "report-path": "promptops-report.md",
+        "html-path": "promptops-report.html",
         "comment": "true",
     }
     assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
         "verdict": "${{ steps.run.outputs.verdict }}",
         "report-path": "${{ steps.run.outputs.report-path }}",
+        "html-report-url": "${{ steps.html-report.outputs.artifact-url }}",
     }
 
 
@@ -364,6 +367,60 @@ def test_sticky_comment_updates_the_bot_comment_in_place(tmp_path: Path, gh: dic
     assert json.loads(Path(gh["GH_BODY"]).read_text("utf-8")) == {"body": text}
 
 
+HTML_URL = "https://github.com/acme/app/actions/runs/1/artifacts/42"
+LINK_LINE = (
+    f"📊 **[Open the HTML report]({HTML_URL})**: charts and every item, baseline and candidate side by side "
+    "(a zip with one self-contained page)."
+)
+
+
+def test_sticky_comment_links_the_html_report_under_its_heading(tmp_path: Path, gh: dict[str, str]) -> None:
+    Path(gh["GH_COMMENTS"]).write_text("[]", "utf-8")
+    text = f"{report.MARKER}\n## promptops check ❌ failed\n\n1 prompt(s) changed, 1 failed the gate.\n"
+    (tmp_path / "promptops-report.md").write_text(text, "utf-8")
+    assert run_script(step_named(PROMPT_WORKFLOW, STICKY_STEP)["run"], tmp_path, {**gh, "HTML_URL": HTML_URL}) == 0
+    body = json.loads(Path(gh["GH_BODY"]).read_text("utf-8"))["body"]
+    assert body == (
+        f"{report.MARKER}\n## promptops check ❌ failed\n\n{LINK_LINE}\n\n1 prompt(s) changed, 1 failed the gate.\n"
+    )
+
+
+def test_a_report_cut_to_size_still_fits_with_the_link(tmp_path: Path, gh: dict[str, str]) -> None:
+    huge = "".join(f"+line {i}\n" for i in range(20_000))
+    checks = [report.PromptCheck(f"p{i}", "changed", "-", huge, "sync creates a version", None, "n") for i in range(3)]
+    markdown = report.markdown(checks, (), base="main (abc)", registry="the base ref")
+    assert report.TRUNCATION_NOTE in markdown
+    Path(gh["GH_COMMENTS"]).write_text("[]", "utf-8")
+    (tmp_path / "promptops-report.md").write_text(markdown, "utf-8")
+    long_url = "https://github.com/" + "o" * 100 + "/" + "r" * 100 + "/actions/runs/12345678901/artifacts/12345678901"
+    assert run_script(step_named(ACTION, STICKY_STEP)["run"], tmp_path, {**gh, "HTML_URL": long_url}, action=True) == 0
+    body = json.loads(Path(gh["GH_BODY"]).read_text("utf-8"))["body"]
+    assert f"[Open the HTML report]({long_url})" in body.splitlines()[3]
+    assert len(body) <= report.GITHUB_COMMENT_LIMIT
+
+
+@pytest.mark.parametrize(("job", "html", "junit"), [
+    ("check", "promptops-report.html", "promptops-junit.xml"),
+    ("sync", "promptops-sync-report.html", "promptops-sync-junit.xml"),
+])  # fmt: skip
+def test_the_workflow_uploads_the_html_report_it_asks_for(job: str, html: str, junit: str) -> None:
+    job_steps = load(PROMPT_WORKFLOW)["jobs"][job]["steps"]
+    runs = [args for step in job_steps if "run" in step for args in invocations(step["run"]) if job in args]
+    assert len(runs) == 1 and runs[0][runs[0].index("--html") + 1] == html
+    assert runs[0][runs[0].index("--junit") + 1] == junit
+    (upload,) = [step for step in job_steps if step.get("name") == "Upload the HTML report"]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["if"] == f"${{{{ !cancelled() && hashFiles('{html}') != '' }}}}"
+    assert upload["with"]["path"].split() == [html, junit]
+    if job == "check":
+        assert upload["id"] == "html-report"
+        assert (
+            step_named(PROMPT_WORKFLOW, STICKY_STEP)["env"]["HTML_URL"]
+            == "${{ steps.html-report.outputs.artifact-url }}"
+        )
+        assert job_steps.index(upload) < job_steps.index(step_named(PROMPT_WORKFLOW, STICKY_STEP))
+
+
 def test_sticky_comment_is_created_once_and_explains_a_missing_report(tmp_path: Path, gh: dict[str, str]) -> None:
     Path(gh["GH_COMMENTS"]).write_text("[]", "utf-8")
     assert run_script(step_named(ACTION, STICKY_STEP)["run"], tmp_path, gh, action=True) == 0
@@ -410,10 +467,18 @@ def test_rollback_inputs_stay_data(tmp_path: Path, fake_promptops: Path) -> None
         (
             "check",
             "0",
-            ["check", "--base", "origin/main", "--format", "github", "--report", "promptops-report.md"],
+            [
+                *["check", "--base", "origin/main", "--format", "github", "--report", "promptops-report.md"],
+                *["--html", "promptops-report.html"],
+            ],
             ["verdict=pass", "exit-code=0", "report-path=promptops-report.md"],
         ),
-        ("sync", "1", ["--registry", "langfuse", "sync"], ["verdict=fail", "exit-code=1", "report-path="]),
+        (
+            "sync",
+            "1",
+            ["--registry", "langfuse", "sync", "--html", "promptops-report.html"],
+            ["verdict=fail", "exit-code=1", "report-path="],
+        ),
         ("validate", "0", ["validate", "--format", "github"], ["verdict=pass", "exit-code=0", "report-path="]),
         ("deploy", "0", [], ["verdict=fail", "exit-code=64", "report-path="]),
     ],
@@ -433,6 +498,7 @@ def test_action_run_step_writes_the_verdict(
         "TO_VERSION": "",
         "HOST": "",
         "REPORT": "promptops-report.md",
+        "HTML": "promptops-report.html",
     }
     assert run_script(step_named(ACTION, "Run promptops")["run"], tmp_path, env, action=True) == 0
     logged = fake_promptops.read_text("utf-8").splitlines() if fake_promptops.exists() else []

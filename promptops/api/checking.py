@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from promptops.api.settings import Settings, registry_for
@@ -25,6 +26,7 @@ class CheckResult:
     diagnostics: tuple[Diagnostic, ...]
     prompts: tuple[PromptCheck, ...]
     fallback: str = ""  # why the baseline came from the base ref although credentials are set ("" otherwise)
+    trace_urls: Mapping[str, str] = field(default_factory=dict)  # Langfuse links of traced items (trace_links=True)
 
     @property
     def passed(self) -> bool:
@@ -33,7 +35,12 @@ class CheckResult:
 
 
 def check(
-    settings: Settings, *, base: str | None = None, record: bool = False, progress: Progress | None = None
+    settings: Settings,
+    *,
+    base: str | None = None,
+    record: bool = False,
+    progress: Progress | None = None,
+    trace_links: bool = False,
 ) -> CheckResult:
     """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
 
@@ -41,6 +48,7 @@ def check(
     from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.pr_check import check_prompts
+    from promptops.tracelinks import runs_of, trace_urls
     from promptops.tracing.base import NullTracer
 
     project, found = checked(settings)
@@ -55,9 +63,10 @@ def check(
         with recorded(tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()) as tracer:
             run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
             prompts = check_prompts(project, base_commit, reg, plans, run)
+            urls = trace_urls(tracer, runs_of(p.runs for p in prompts)) if trace_links else {}
         source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
         fallback = why_not if reg is None and why_not.startswith("registry unreachable") else ""
-        return CheckResult(label, source, diagnostics, tuple(prompts), fallback)
+        return CheckResult(label, source, diagnostics, tuple(prompts), fallback, urls)
     finally:
         if reg is not None:
             reg.close()

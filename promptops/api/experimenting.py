@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from promptops.api.settings import Settings, opened_registry
@@ -22,6 +23,8 @@ class ExperimentOutcome:
     registry: str
     result: ExperimentResult
     dataset_note: str = ""  # set when the run is not linked to the registry's dataset, saying why
+    prompt_text: str = ""  # the prompt as it ran, for reports
+    trace_urls: Mapping[str, str] = field(default_factory=dict)  # Langfuse links of traced items (trace_links=True)
 
 
 def experiment(
@@ -32,6 +35,7 @@ def experiment(
     label: str | None = None,
     progress: Progress | None = None,
     registry: Registry | None = None,
+    trace_links: bool = False,
 ) -> ExperimentOutcome:
     """Run a prompt's experiment on the working tree, or on a registry version (by number or label)."""
     from promptops import promote
@@ -40,6 +44,8 @@ def experiment(
     from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.runner import Subject
+    from promptops.textdiff import prompt_as_text
+    from promptops.tracelinks import trace_urls
 
     project = valid_project(settings, only=name)  # an unrelated broken prompt does not block this one
     spec = project.prompt(name)
@@ -67,7 +73,8 @@ def experiment(
         with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:
             run = runner_for(tracer, progress, git_commit=head_commit(settings.root), linked=not note)
             result = run(subject, dataset, spec)
-        return ExperimentOutcome(reg.describe(), result, note)
+            urls = trace_urls(tracer, [result]) if trace_links else {}
+        return ExperimentOutcome(reg.describe(), result, note, prompt_as_text(subject.rendered.prompt), urls)
 
 
 def _use_dataset(reg: Registry, project: Project, dataset: DatasetSpec) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -78,6 +78,7 @@ class SyncResult:
     prompts: tuple[PromptSyncResult, ...]
     datasets: tuple[DatasetSyncResult, ...]
     dry_run: bool
+    trace_urls: Mapping[str, str] = field(default_factory=dict)  # Langfuse links of traced items (trace_links=True)
 
     @property
     def failed(self) -> bool:
@@ -93,11 +94,13 @@ def sync(
     allow_dirty: bool = False,
     registry: Registry | None = None,
     progress: Progress | None = None,
+    trace_links: bool = False,
 ) -> SyncResult:
     """Converge the registry to git: create versions, judge them against production, promote the winners."""
     from promptops import promote, publish
     from promptops.experiments import recorded, runner_for, tracer_for
     from promptops.gitinfo import head_commit
+    from promptops.tracelinks import runs_of, trace_urls
 
     project = valid_project(settings)
     rendered = rendered_prompts(project, names)
@@ -114,7 +117,8 @@ def sync(
                 promote.sync_prompt(project, reg, p, run, lambda name: publish.origin_of(project, name, dirty))
                 for p in plans
             )
-        return SyncResult(reg.describe(), results, datasets, False)
+            urls = trace_urls(tracer, runs_of(r.runs for r in results)) if trace_links else {}
+        return SyncResult(reg.describe(), results, datasets, False, urls)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import click
 from promptops.cli import settings
 from promptops.cli.output import echo_diagnostics, echo_json, github_annotation, redacted
 from promptops.cli.progress import progress_factory
+from promptops.cli.reports import report_options, wanted, write_reports
 from promptops.model import Diagnostic
 
 
@@ -56,8 +57,17 @@ def result_json(result: Any) -> dict[str, Any]:
     help="Output on stdout; github adds annotations on the offending file lines.",
 )
 @click.option("--record", is_flag=True, help="Store the experiment runs in the registry's trace store for inspection.")
+@report_options
 @click.pass_context
-def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: str, record: bool) -> None:
+def check(
+    ctx: click.Context,
+    base: str | None,
+    report_path: Path | None,
+    fmt: str,
+    record: bool,
+    html_path: Path | None,
+    junit_path: Path | None,
+) -> None:
     """Gate a pull request: validate, then judge every prompt the branch changes.
 
     Each changed prompt's experiment runs for the candidate and the baseline: the `production`
@@ -65,13 +75,14 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
     need no secrets). Writes nothing to any registry. Appends the report to $GITHUB_STEP_SUMMARY
     when set. Exit 1 if validation fails or any changed prompt fails its gate.
     """
-    from promptops import api, report
+    from promptops import api, report, runview
     from promptops.errors import PromptopsError
     from promptops.verdict_render import verdict_text
 
     s = settings(ctx)
+    links = wanted(html_path, junit_path)
     try:
-        result = api.check(s, base=base, record=record, progress=progress_factory())
+        result = api.check(s, base=base, record=record, progress=progress_factory(), trace_links=links)
     except PromptopsError as exc:  # e.g. keys Langfuse rejects: annotate it too, then the boundary reports it
         if fmt == "github":
             click.echo(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
@@ -86,6 +97,7 @@ def check(ctx: click.Context, base: str | None, report_path: Path | None, fmt: s
     )
     if report_path is not None:
         report_path.write_text(markdown, "utf-8")
+    write_reports(lambda: runview.from_check(result), html_path, junit_path, s.config.redact_patterns)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ import click
 from promptops.cli import registry, settings
 from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
+from promptops.cli.reports import report_options, wanted, write_reports
 
 
 def result_json(result: Any) -> dict[str, Any]:
@@ -96,9 +98,17 @@ def _badness(item: Any) -> tuple[int, float]:
 @click.option("--label", help="Run the registry version that holds this label (e.g. production).")
 @click.option("--working-tree", is_flag=True, help="Run the prompt as it is in the working tree (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@report_options
 @click.pass_context
 def experiment(
-    ctx: click.Context, name: str, version: int | None, label: str | None, working_tree: bool, as_json: bool
+    ctx: click.Context,
+    name: str,
+    version: int | None,
+    label: str | None,
+    working_tree: bool,
+    as_json: bool,
+    html_path: Path | None,
+    junit_path: Path | None,
 ) -> None:
     """Run prompt NAME's experiment and print its aggregates and worst items.
 
@@ -110,13 +120,17 @@ def experiment(
     written from here: a run on items that differ from it (uncommitted, or not synced yet) uses the
     local items and is not linked to it. Exit 1 when the run stopped early or every item failed.
     """
-    from promptops import api
+    from promptops import api, runview
 
     if sum([version is not None, label is not None, working_tree]) > 1:
         raise click.UsageError("give at most one of --version, --label and --working-tree")
     s = settings(ctx)
+    links = wanted(html_path, junit_path)
     with registry(ctx) as reg:
-        outcome = api.experiment(s, name, version=version, label=label, progress=progress_factory(), registry=reg)
+        outcome = api.experiment(
+            s, name, version=version, label=label, progress=progress_factory(), registry=reg, trace_links=links
+        )
+    write_reports(lambda: runview.from_experiment(outcome), html_path, junit_path, s.config.redact_patterns)
     result = outcome.result
     if outcome.dataset_note:
         click.echo(f"note: {outcome.dataset_note}", err=True)

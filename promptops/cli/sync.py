@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ from promptops.cli import registry, settings
 from promptops.cli.confirm import ask_or_stop, must_ask
 from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
+from promptops.cli.reports import report_options, wanted, write_reports
 
 
 def result_rows(result: Any) -> list[dict[str, Any]]:
@@ -77,9 +79,17 @@ def echo_summary(result: Any, redact_patterns: Sequence[str]) -> None:
     "--allow-dirty", is_flag=True, help="Sync uncommitted prompt files, recording the versions as made from them."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@report_options
 @click.pass_context
 def sync(
-    ctx: click.Context, names: tuple[str, ...], dry_run: bool, yes: bool, allow_dirty: bool, as_json: bool
+    ctx: click.Context,
+    names: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    allow_dirty: bool,
+    as_json: bool,
+    html_path: Path | None,
+    junit_path: Path | None,
 ) -> None:
     """Converge the registry to git for every prompt (or only NAMES).
 
@@ -93,9 +103,10 @@ def sync(
     the plan and asks first. Safe to kill and run again. Exit 0 when everything is in sync,
     held or promoted, 1 when a gate failed or git holds rejected content.
     """
-    from promptops import api
+    from promptops import api, runview
 
     s = settings(ctx)
+    links = wanted(html_path, junit_path)
     with registry(ctx) as reg:
         if not dry_run and must_ask(reg, yes):
             preview = api.sync(s, names, dry_run=True, registry=reg)
@@ -105,7 +116,11 @@ def sync(
                 echo_datasets(preview)
                 echo_table(preview)
                 ask_or_stop(f"Apply this plan to the {reg.describe()}?")
-        result = api.sync(s, names, dry_run=dry_run, allow_dirty=allow_dirty, progress=progress_factory(), registry=reg)
+        result = api.sync(
+            s, names, dry_run=dry_run, allow_dirty=allow_dirty, progress=progress_factory(), registry=reg,
+            trace_links=links,
+        )  # fmt: skip
+    write_reports(lambda: runview.from_sync(result), html_path, junit_path, s.config.redact_patterns)
     if as_json:
         echo_json(
             {"dry_run": result.dry_run, "prompts": result_rows(result), "datasets": [vars(d) for d in result.datasets]},
