@@ -8,6 +8,7 @@ to any host. The SDK's own retries are off: the experiment runner retries with b
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from promptops.llm.base import Completion, LLMRequest
 
 OPTION_NAMES = ("timeout_s",)
 RETRIABLE_STATUS = frozenset({408, 409, 429})  # and every 5xx
+NO_RETRY_CODES = frozenset({"insufficient_quota"})  # a 429 that waiting does not cure
+MAX_RETRY_AFTER_S = 120.0  # a longer wait than this is not worth holding a run for; treated as no hint
 REASONING_PREFIXES = ("o1", "o3", "o4")  # these take max_completion_tokens and only the default temperature
 
 
@@ -79,9 +82,13 @@ class OpenAICompatProvider:
             response = await self._client().chat.completions.create(**arguments)
         except openai.APIStatusError as error:
             status = error.status_code
+            # A 429 for an exhausted quota (not a rate) never clears by waiting: fail now, not after the run's time.
+            quota = status == 429 and error.code in NO_RETRY_CODES
             raise ModelError(
                 f"{model}: HTTP {status}: {self._scrub(_detail(error))}",
-                retriable=status in RETRIABLE_STATUS or status >= 500,
+                retriable=(status in RETRIABLE_STATUS or status >= 500) and not quota,
+                rate_limited=status == 429 and not quota,
+                retry_after_s=retry_after_s(error.response.headers) if status == 429 else None,
             ) from None
         except openai.APIConnectionError as error:  # includes APITimeoutError
             raise ModelError(f"{model}: {self._scrub(str(error))}", retriable=True) from None
@@ -108,3 +115,21 @@ def _detail(error: Any) -> str:
     body = error.body
     message = body.get("message") if isinstance(body, Mapping) else None
     return message if isinstance(message, str) and message else str(error.message)
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Return the wait a 429 asks for (retry-after-ms, else retry-after in seconds), None if absent or unusable.
+
+    Only numbers are read: an HTTP date in Retry-After depends on clocks agreeing, and OpenAI sends seconds.
+    """
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            wait = float(value) / divisor
+        except ValueError:
+            continue
+        if math.isfinite(wait) and 0 <= wait <= MAX_RETRY_AFTER_S:
+            return wait
+    return None
