@@ -29,6 +29,9 @@ class Completion:
     input_tokens: int
     output_tokens: int
     latency_s: float
+    replayed: bool = False  # answered from a recording, not by the model
+    input_cost_usd: float | None = None  # set by the runner: 0 when replayed, None when the price is unknown
+    output_cost_usd: float | None = None
 
 
 class Provider(Protocol):

@@ -61,6 +61,12 @@ class OpenAICompatProvider:
             )
         return self._sdk_client
 
+    async def aclose(self) -> None:
+        """Close this loop's connection pool; left to the garbage collector, it would close on a dead loop."""
+        client, self._sdk_client, self._loop = self._sdk_client, None, None
+        if client is not None:
+            await client.close()
+
     async def complete(self, request: LLMRequest) -> Completion:
         """Return the model's completion; API failures become ModelError with `retriable` set."""
         import openai

@@ -42,6 +42,8 @@ class Logged:
     authorization: str | None
     body: dict[str, Any]
     status: int
+    at: float  # time.monotonic() when the reply was ready
+    usage: tuple[int, int] = (0, 0)  # (prompt, completion) tokens of a 200
 
 
 class OpenAIDouble:
@@ -95,6 +97,12 @@ class OpenAIDouble:
         """Return the URL to give the SDK (OPENAI_BASE_URL)."""
         assert self._server is not None, "the double is not running"
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def billed(self) -> tuple[int, int]:
+        """Return the (prompt, completion) tokens of every answered request: what OpenAI would bill."""
+        with self._lock:
+            answered = [entry.usage for entry in self.log if entry.status == 200]
+        return sum(u[0] for u in answered), sum(u[1] for u in answered)
 
     # --- scripting -------------------------------------------------------------------------------
 
@@ -216,8 +224,10 @@ class OpenAIDouble:
         self, path: str, authorization: str | None, body: dict[str, Any], status: int, headers: dict[str, str],
         reply: dict[str, Any],
     ) -> tuple[int, dict[str, str], dict[str, Any]]:  # fmt: skip
+        usage = reply.get("usage") or {}
+        tokens = (int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
         with self._lock:
-            self.log.append(Logged(path, authorization, body, status))
+            self.log.append(Logged(path, authorization, body, status, time.monotonic(), tokens))
         return status, headers, reply
 
 
