@@ -50,12 +50,12 @@ class ModelUnavailable(ModelError):
 
 @dataclass
 class ItemScope:
-    """The item a call belongs to; `extend` moves its timeout back by time spent waiting on a rate limit."""
+    """The item a call belongs to; `pause` stops its timeout's clock while the call waits on a rate limit."""
 
     item_id: str
     repeat: int
     backoff_key: tuple[object, ...]
-    extend: Callable[[float], None] = lambda seconds: None
+    pause: Callable[[], Callable[[], None]] = lambda: lambda: None  # stop the item's clock; call the result to resume
 
 
 CURRENT_ITEM: ContextVar[ItemScope | None] = ContextVar("promptops_current_item", default=None)
@@ -259,9 +259,13 @@ class RunCalls:
         limit = self.session.limit(request.model, self.spec.concurrency)
         failures = limited = 0
         while True:
-            epoch, waited = await limit.acquire()
-            if waited > 0:
-                scope.extend(waited)  # waiting on the key's rate is not the model taking long
+            epoch = limit.try_acquire()
+            if epoch is None:
+                resume = scope.pause()  # waiting on the key's rate is not the model taking long
+                try:
+                    epoch, _ = await limit.acquire()
+                finally:
+                    resume()
             try:
                 self._guard(request.model)
                 completion = await provider.complete(replace(request, attempt=failures + limited))

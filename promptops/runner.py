@@ -193,15 +193,24 @@ class ExperimentRun:
             try:
                 async with asyncio.timeout(min(self.spec.item_timeout_s, max(remaining, 0.0))) as clock:
 
-                    def extend(seconds: float) -> None:
+                    def pause() -> Callable[[], None]:
                         # Waiting out a rate limit is not the model taking long: the item's clock stops, the run's not.
                         nonlocal limited_by_run
-                        when = clock.when()
-                        if when is not None:
-                            limited_by_run = limited_by_run or when + seconds >= self._deadline
-                            clock.reschedule(min(when + seconds, self._deadline))
+                        when, before = clock.when(), limited_by_run
+                        left = None if when is None else when - loop.time()
+                        limited_by_run = True  # while paused, only the run's deadline can fire
+                        clock.reschedule(self._deadline)
 
-                    scope.extend = extend
+                        def resume() -> None:
+                            nonlocal limited_by_run
+                            limited_by_run = before
+                            if left is not None:
+                                limited_by_run = before or loop.time() + left >= self._deadline
+                                clock.reschedule(min(loop.time() + left, self._deadline))
+
+                        return resume
+
+                    scope.pause = pause
                     await self._task_and_evaluators(item, repeat, trace, attempt, scope)
             except TimeoutError:
                 limit = f"timeout: item took longer than {self.spec.item_timeout_s:g} s"

@@ -33,6 +33,13 @@ class AdaptiveLimit:
         self.ceiling = max(1, ceiling)
         self.limit = min(self.limit, float(self.ceiling))
 
+    def try_acquire(self) -> int | None:
+        """Take a slot now if one is free and no hold is on; return its epoch, else None (no waiting)."""
+        if self.in_flight < self.allowed() and asyncio.get_running_loop().time() >= self.not_before:
+            self.in_flight += 1
+            return self.epoch
+        return None
+
     async def acquire(self) -> tuple[int, float]:
         """Wait for a slot; return the epoch the call starts in and the seconds spent waiting."""
         loop = asyncio.get_running_loop()
