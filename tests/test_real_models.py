@@ -216,3 +216,31 @@ def test_mock_responses_are_never_recorded(
     assert not (root / "prompts" / "_responses").exists()
     result = run_cli(capsys, "experiment", "capital-cities", "--responses", "replay")
     assert result.code == 0 and "model calls" not in result.out  # free, instant and exact: nothing to show
+
+
+def test_repeats_of_a_noisy_model_are_recorded_apart_and_replay_to_the_same_statistics(
+    repo: Path, capsys: pytest.CaptureFixture[str], openai_double: OpenAIDouble
+) -> None:
+    path = repo / "prompts" / "capital-cities.yaml"
+    text = (
+        path.read_text("utf-8")
+        .replace("temperature: 0", "temperature: 0.8")
+        .replace("  seed: 42\n", "  seed: 42\n  repeats: 3\n")
+    )
+    path.write_text(
+        text.replace("  primary: exact_match\n", "  primary: exact_match\n  decide_on: lower_bound\n"), "utf-8"
+    )
+    git(repo, "commit", "-qam", "A noisy model, three repeats, gated on the lower bound")
+    improve(repo)
+    first_run, first = check_json(capsys, "--responses", "record")
+    assert first_run.code in (0, 1), first_run.err
+    assert len(recordings(repo)) == 60  # 10 items × 3 repeats × (candidate, baseline): repeats are separate draws
+    verdict = only(first)["verdict"]
+    stats = {(s["metric"], s["run"]): s for s in verdict["statistics"]}
+    candidate = stats[("exact_match", "candidate")]
+    assert (candidate["k"], candidate["items"], candidate["trials"]) == (3, 10, 30)
+    assert [c["kind"] for c in verdict["checks"]].count("interval") == 2  # the gain, and the floor on mentions_capital
+    openai_double.stop()
+    _, again = check_json(capsys, "--responses", "replay")
+    replayed = only(again)["verdict"]
+    assert replayed["statistics"] == verdict["statistics"] and decided(replayed) == decided(verdict)
