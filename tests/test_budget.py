@@ -158,3 +158,37 @@ def test_a_project_budget_holds_across_prompts(
     assert "(max_usd in promptops.yaml)" in rows["capital-cities"]["message"]
     assert rows["support-agent"]["outcome"] == "promoted"  # mock-llm-v1 is free, so it fits any budget
     assert openai_double.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("anchor", "added", "message"),
+    [
+        ("tags:", "budget: {max_usd: 0}\n", "budget.max_usd: 0 is less than or equal to the minimum of 0"),
+        ("tags:", "budget: {max_dollars: 1}\n", "budget: 'max_usd' is a required property"),
+        ("  primary:", "  decide_on: median\n", "gate.decide_on: 'median' is not one of ['mean', 'lower_bound']"),
+    ],
+)
+def test_budget_and_decide_on_are_checked_by_validate(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    anchor: str,
+    added: str,
+    message: str,
+) -> None:
+    root = real_repo(tmp_path / "repo", monkeypatch)
+    path = root / "prompts" / "capital-cities.yaml"
+    path.write_text(path.read_text("utf-8").replace(anchor, added + anchor, 1), "utf-8")
+    result = run_cli(capsys, "validate")
+    assert result.code == 1
+    assert message in result.out, result.out
+
+
+def test_config_settings_for_real_models_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = real_repo(tmp_path / "repo", monkeypatch)
+    (root / "promptops.yaml").write_text("prompts_dir: prompts\nresponses: {mode: always}\n", "utf-8")
+    result = run_cli(capsys, "validate")
+    assert result.code == 1
+    assert "responses.mode: 'always' is not one of ['record', 'replay', 'auto', 'off']" in result.err
