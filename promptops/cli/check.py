@@ -76,8 +76,10 @@ def check(
 
     Each changed prompt's experiment runs for the candidate and the baseline: the `production`
     version when the registry is reachable, else the prompt as it is on the base ref (fork PRs
-    need no secrets). Writes nothing to any registry. Appends the report to $GITHUB_STEP_SUMMARY
-    when set. Exit 1 if validation fails or any changed prompt fails its gate.
+    need no secrets). With a real model, recorded responses answer what they can (the baseline main
+    recorded); a candidate that cannot run here (no key) is "not evaluated". Writes nothing to any
+    registry. Appends the report to $GITHUB_STEP_SUMMARY when set. Exit 1 if validation fails or
+    any changed prompt fails its gate or is not evaluated.
     """
     from promptops import api, report, runview
     from promptops.errors import PromptopsError

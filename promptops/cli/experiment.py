@@ -130,7 +130,9 @@ def experiment(
     (Langfuse traces, or .promptops/runs.db); a working tree equal to a stored version is recorded
     as that version. The local registry gets the dataset's items; Langfuse's dataset is never
     written from here: a run on items that differ from it (uncommitted, or not synced yet) uses the
-    local items and is not linked to it. Exit 1 when the run stopped early or every item failed.
+    local items and is not linked to it. A real model's responses can be recorded and replayed
+    (--responses), with the cost shown. Exit 1 when the run stopped early (a budget stops it
+    too) or every item failed.
     """
     from promptops import api, runview
 

@@ -103,9 +103,8 @@ def sync(
     and experiment: rejected content is not run again and makes sync exit 1 until git
     changes the prompt; content production was rolled back from is held. A version that
     cannot be judged (over its budget, or a real model without its key) is "not evaluated"
-    and stays pending. Refuses
-    uncommitted prompt files (see --allow-dirty). Against Langfuse from a terminal it shows
-    the plan and asks first. Safe to kill and run again. Exit 0 when everything is in sync,
+    and stays pending. Refuses uncommitted prompt files (see --allow-dirty). Against Langfuse
+    from a terminal it shows the plan and asks first. Safe to kill and run again. Exit 0 when everything is in sync,
     held or promoted, 1 when a gate failed, a prompt was not evaluated or git holds rejected
     content.
     """
