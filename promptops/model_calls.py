@@ -23,6 +23,7 @@ from promptops.budget import BudgetReached, budget_name, estimate, refuse_over_b
 from promptops.cost import CallStats, cost_usd, format_usd, price_for
 from promptops.errors import ModelError
 from promptops.llm import Completion, LLMRequest, Provider, get_provider, provider_name
+from promptops.llm.base import ProviderUnavailable
 from promptops.llm.limits import AdaptiveLimit
 from promptops.model import Budget, DatasetSpec, ExperimentSpec, ModelPrice, ResponsesMode
 from promptops.responses import CallContext, ResponseStore, request_key
@@ -42,10 +43,6 @@ def backoff_s(attempt: int, *key: object) -> float:
     digest = hashlib.sha256("\x1f".join(map(str, (*key, attempt))).encode()).digest()
     jitter = int.from_bytes(digest[:8], "big") / 2**64
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
-
-
-class ModelUnavailable(ModelError):
-    """The model cannot be called here (no API key, no package): a replay miss has no way to be answered."""
 
 
 @dataclass
@@ -82,7 +79,7 @@ class ModelSession:
         self._providers: dict[tuple[str, str], Provider | ModelError] = {}
 
     def provider(self, model: str, options: Mapping[str, Any]) -> Provider:
-        """Return the provider for a model and options, looked up once; a failed lookup raises every time."""
+        """Return the provider for a model and options, looked up once; a failed lookup raises the same each time."""
         key = (model, json.dumps(dict(options), sort_keys=True, default=str))
         if key not in self._providers:
             try:
@@ -91,7 +88,7 @@ class ModelSession:
                 self._providers[key] = exc
         found = self._providers[key]
         if isinstance(found, ModelError):
-            raise ModelUnavailable(str(found)) from None
+            raise type(found)(str(found)) from None
         return found
 
     def limit(self, model: str, concurrency: int) -> AdaptiveLimit:
@@ -173,10 +170,14 @@ class RunCalls:
             spec,
             budget,
         )
-        if provider is None and not self._replayable(spec.model):
-            # Looked up now, so an unknown model or option fails before any item runs; a model that can replay
-            # is looked up at its first miss instead: without a key, its recordings still answer.
-            provider = session.provider(spec.model, spec.model_options)
+        if provider is None:
+            # Looked up now, so an unknown model or option fails before any item runs. Without its key or package
+            # a model that can replay still runs: recordings answer, and each miss fails its item (`unavailable`).
+            try:
+                provider = session.provider(spec.model, spec.model_options)
+            except ProviderUnavailable:
+                if not self._replayable(spec.model):
+                    raise
         self._given = provider
         self._tokens: dict[str, list[int]] = {}  # model -> [input, output] of live calls
         self._used: dict[int, Provider] = {}
@@ -241,7 +242,7 @@ class RunCalls:
         else:
             try:
                 provider = self.session.provider(request.model, request.options)
-            except ModelUnavailable as exc:
+            except ProviderUnavailable as exc:
                 self.unavailable = self.unavailable or str(exc)
                 raise
         self._used.setdefault(id(provider), provider)

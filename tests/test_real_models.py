@@ -244,3 +244,14 @@ def test_repeats_of_a_noisy_model_are_recorded_apart_and_replay_to_the_same_stat
     _, again = check_json(capsys, "--responses", "replay")
     replayed = only(again)["verdict"]
     assert replayed["statistics"] == verdict["statistics"] and decided(replayed) == decided(verdict)
+
+
+def test_a_mistyped_model_option_fails_before_any_item_even_where_recordings_could_answer(
+    repo: Path, capsys: pytest.CaptureFixture[str], openai_double: OpenAIDouble
+) -> None:
+    path = repo / "prompts" / "capital-cities.yaml"
+    path.write_text(path.read_text("utf-8").replace("  seed: 42\n", "  seed: 42\n  model_options: {timeout: 5}\n"))
+    result = run_cli(capsys, "experiment", "capital-cities")  # auto mode
+    assert result.code == 1
+    assert result.err.splitlines()[-1] == "error: gpt-4o-mini: unknown option timeout; known options: timeout_s"
+    assert openai_double.requests == 0

@@ -6,6 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from promptops.errors import ModelError
+
+
+class ProviderUnavailable(ModelError):
+    """The provider cannot be used here: its package or its credentials are missing (recordings may still answer)."""
+
 
 @dataclass(frozen=True)
 class LLMRequest:

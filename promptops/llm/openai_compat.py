@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptops.errors import ModelError
-from promptops.llm.base import Completion, LLMRequest
+from promptops.llm.base import Completion, LLMRequest, ProviderUnavailable
 
 OPTION_NAMES = ("timeout_s",)
 RETRIABLE_STATUS = frozenset({408, 409, 429})  # and every 5xx
@@ -33,14 +33,16 @@ class OpenAICompatProvider:
         try:
             import openai  # noqa: F401  (checked here so a missing extra fails at lookup, not per item)
         except ImportError:
-            raise ModelError("the OpenAI provider needs the openai package: pip install 'promptops[openai]'") from None
+            raise ProviderUnavailable(
+                "the OpenAI provider needs the openai package: pip install 'promptops[openai]'"
+            ) from None
         self.options = dict(options or {})
         unknown = sorted(set(self.options) - set(OPTION_NAMES))
         if unknown:
             raise ModelError(f"{model}: unknown option {', '.join(unknown)}; known options: {', '.join(OPTION_NAMES)}")
         self._api_key = os.environ.get("OPENAI_API_KEY", "")
         if not self._api_key:
-            raise ModelError(f"{model} needs an API key: set OPENAI_API_KEY")
+            raise ProviderUnavailable(f"{model} needs an API key: set OPENAI_API_KEY")
         self._base_url = os.environ.get("OPENAI_BASE_URL") or None
         self._timeout_s = self.options.get("timeout_s", 600.0)
         if isinstance(self._timeout_s, bool) or not isinstance(self._timeout_s, int | float) or self._timeout_s <= 0:
