@@ -102,6 +102,42 @@ def replay_vs_mock(n: int, runs: int) -> None:
     print(f"(a) {n} items, median of {runs}: mock {m * 1000:.0f} ms, replay {r * 1000:.0f} ms, ratio {r / m:.2f}x")
 
 
+def cli_replay_vs_mock(n: int, runs: int) -> None:
+    """(a) again through `promptops experiment` in fresh processes, as CI runs it (no key for the replay)."""
+    rows = "\n".join(
+        f"  - {{id: item-{i}, input: {{country: {COUNTRIES[i % 8]}}}, expected_output: x}}" for i in range(n)
+    )
+    prompt = "prompt: '{prompt}'\nvariables: {{country: {{}}}}\nexperiment:\n  dataset: many\n  model: {model}\n"
+    prompt += "  concurrency: 32\n  evaluators: [{{type: exact_match}}, {{type: char_length, name: length}}]\n"
+    exe = str(Path(sys.executable).parent / "promptops")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "prompts" / "datasets").mkdir(parents=True)
+        (root / "promptops.yaml").write_text("prompts_dir: prompts\n", "utf-8")
+        (root / "prompts" / "datasets" / "many.yaml").write_text(f"items:\n{rows}\n", "utf-8")
+        (root / "prompts" / "mock.yaml").write_text(prompt.format(prompt=PROMPT, model="mock-llm-v1"), "utf-8")
+        (root / "prompts" / "real.yaml").write_text(prompt.format(prompt=PROMPT, model="gpt-4o-mini"), "utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LANGFUSE_"))}
+
+        def once(name: str, mode: str, extra: dict[str, str] | None = None) -> float:
+            started = time.perf_counter()
+            done = subprocess.run(
+                [exe, "--registry", "local", "experiment", name, "--responses", mode],
+                cwd=root, env={**env, **(extra or {})}, capture_output=True, text=True,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+            return time.perf_counter() - started
+
+        with double(0):
+            once("real", "record", {k: os.environ[k] for k in ("OPENAI_BASE_URL", "OPENAI_API_KEY")})
+        mock = statistics.median(once("mock", "off") for _ in range(runs))
+        replay = statistics.median(once("real", "replay") for _ in range(runs))
+    print(
+        f"(a) `promptops experiment`, {n} items, median of {runs} processes: mock {mock * 1000:.0f} ms, "
+        f"replay {replay * 1000:.0f} ms, ratio {replay / mock:.2f}x"
+    )
+
+
 def live(sizes: list[int], latency_ms: float) -> None:
     """(b): items/s against the double, the first run of this process apart."""
     limit = 32 / (latency_ms / 1000)
@@ -138,10 +174,12 @@ def main() -> None:
     )
     if args.quick:
         replay_vs_mock(50, 3)
+        cli_replay_vs_mock(50, 1)
         live([64], 200)
         rate_limited(50, 50)
         return
     replay_vs_mock(200, 7)
+    cli_replay_vs_mock(200, 5)
     live([200, 224, 640], 200)
     rate_limited(200, 50)
 
