@@ -144,10 +144,15 @@ def live(sizes: list[int], latency_ms: float) -> None:
     with double(latency_ms):
         session = ModelSession()
         for label, n in [("first run in the process", sizes[0])] + [("warm", s) for s in sizes]:
+            cpu = time.process_time()
             elapsed, result = timed(n, "gpt-4o-mini", session)
+            cpu_ms = (time.process_time() - cpu) / n * 1000  # this process only: the double runs in its own
             assert not result.failed_items, result.failure_reasons()
             rate = n / elapsed
-            print(f"(b) {label}, {n} items: {elapsed:.2f} s, {rate:.1f} items/s = {rate / limit:.0%} of {limit:.0f}")
+            print(
+                f"(b) {label}, {n} items: {elapsed:.2f} s, {rate:.1f} items/s = {rate / limit:.0%} of {limit:.0f}; "
+                f"{cpu_ms:.2f} ms CPU per item"
+            )
 
 
 def rate_limited(n: int, per_second: int) -> None:
