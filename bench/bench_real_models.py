@@ -161,7 +161,8 @@ def rate_limited(n: int, per_second: int) -> None:
         elapsed, result = timed(n, "gpt-4o-mini", ModelSession())
     calls = result.calls
     print(
-        f"(c) {n} items at {per_second}/s: {elapsed:.2f} s (ideal {n / per_second:.1f} s), "
+        f"(c) {n} items at {per_second}/s: {elapsed:.2f} s (ideal {(n - per_second) / per_second:.1f} s: the first "
+        f"second lets {per_second} through at once), "
         f"{len(result.failed_items)} failed, {calls.rate_limited} times limited, lowest concurrency "
         f"{calls.lowest_concurrency}"
     )

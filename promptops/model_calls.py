@@ -163,13 +163,8 @@ class RunCalls:
         budget: Budget | None,
         provider: Provider | None,
     ) -> None:
-        self.session, self.prompt, self.content_hash, self.spec, self.budget = (
-            session,
-            prompt,
-            content_hash,
-            spec,
-            budget,
-        )
+        self.session, self.prompt, self.content_hash = session, prompt, content_hash
+        self.spec, self.budget = spec, budget
         if provider is None:
             # Looked up now, so an unknown model or option fails before any item runs. Without its key or package
             # a model that can replay still runs: recordings answer, and each miss fails its item (`unavailable`).
