@@ -255,3 +255,16 @@ def test_a_mistyped_model_option_fails_before_any_item_even_where_recordings_cou
     assert result.code == 1
     assert result.err.splitlines()[-1] == "error: gpt-4o-mini: unknown option timeout; known options: timeout_s"
     assert openai_double.requests == 0
+
+
+def test_the_html_and_junit_reports_fail_a_prompt_that_was_not_evaluated(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    improve(repo)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    junit = tmp_path / "check.xml"
+    result = run_cli(capsys, "check", "--base", "main", "--junit", str(junit), "--html", str(tmp_path / "r.html"))
+    assert result.code == 1
+    text = junit.read_text("utf-8")
+    assert 'failures="1"' in text and "<skipped" not in text
+    assert "could not call gpt-4o-mini here" in text
