@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from promptops.errors import ConfigError, ProjectNotFound
-from promptops.model import GatePolicy, Guardrail, ProjectConfig, TracingConfig
+from promptops.model import Budget, GatePolicy, Guardrail, ModelPrice, ProjectConfig, ResponsesConfig, TracingConfig
 
 CONFIG_FILES = ("promptops.yaml", "pyproject.toml")
 
@@ -88,6 +88,19 @@ def load_config(root: Path) -> ProjectConfig:
         require_experiment=raw.get("require_experiment", True),
         tracing=TracingConfig(**raw.get("tracing", {})),  # the schema allows exactly its fields
         source=source,
+        responses=ResponsesConfig(**raw.get("responses", {})),
+        prices={m: ModelPrice(float(p["input"]), float(p["output"])) for m, p in raw.get("prices", {}).items()},
+        budget=budget(raw["budget"], source) if "budget" in raw else None,
+    )
+
+
+def budget(raw: Mapping[str, Any], source: str) -> Budget:
+    """Build a budget from its (schema-checked) mapping; `source` names the file it came from."""
+    return Budget(
+        max_usd=float(raw["max_usd"]),
+        source=source,
+        assume_input_tokens=int(raw.get("assume_input_tokens", 1000)),
+        assume_output_tokens=int(raw.get("assume_output_tokens", 500)),
     )
 
 
@@ -124,4 +137,5 @@ def gate_policy(raw: Mapping[str, Any], base: GatePolicy | None = None) -> GateP
         floors=floors,
         significance=raw.get("significance", base.significance if base else "none"),
         alpha=float(raw.get("alpha", base.alpha if base else 0.05)),
+        decide_on=raw.get("decide_on", base.decide_on if base else "mean"),
     )

@@ -62,11 +62,19 @@ class ConcurrentChange(RegistryError):
 
 
 class ModelError(PromptopsError):
-    """A model call failed; `retriable` says whether trying again can help."""
+    """A model call failed; `retriable` says whether trying again can help.
 
-    def __init__(self, message: str, *, retriable: bool = False) -> None:
+    `rate_limited` marks an HTTP 429 (the key is over its limit, not the model broken) and `retry_after_s` is the
+    wait the server asked for, if it named one: the runner waits that long and lowers its concurrency.
+    """
+
+    def __init__(
+        self, message: str, *, retriable: bool = False, rate_limited: bool = False, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retriable = retriable
+        self.rate_limited = rate_limited
+        self.retry_after_s = retry_after_s
 
 
 class ExperimentError(PromptopsError):

@@ -24,15 +24,19 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from promptops.cost import CostSummary
 from promptops.evaluators.aggregate import MetricSummary
 from promptops.model import GatePolicy, Guardrail
 from promptops.results import ExperimentResult, ItemResult
 
+if TYPE_CHECKING:
+    from promptops.gate_stats import MetricStatistics
+
 EPSILON = 1e-9
 BOOTSTRAP_RESAMPLES = 2000
-CheckKind = Literal["run", "primary", "significance", "guardrail", "floor"]
+CheckKind = Literal["run", "primary", "significance", "guardrail", "floor", "interval"]
 TEST_NAMES = {"sign": "sign test", "bootstrap": "paired bootstrap"}
 
 
@@ -112,6 +116,9 @@ class Verdict:
     dataset: str
     model: str
     seed: int
+    cost: CostSummary | None = None  # what the candidate and baseline runs cost (cost.py)
+    statistics: tuple[MetricStatistics, ...] = ()  # intervals, pass@k, pass^k (gate_stats.py)
+    notes: tuple[str, ...] = ()  # what the sample cannot show, metrics that are noise here
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -121,6 +128,9 @@ class Verdict:
             "metrics": [asdict(m) for m in self.metrics],
             "worse_items": [i.to_dict() for i in self.worse_items],
             "significance": asdict(self.significance) if self.significance else None,
+            "cost": self.cost.to_dict() if self.cost else None,
+            "statistics": [s.to_dict() for s in self.statistics],
+            "notes": list(self.notes),
         }
 
 
@@ -197,6 +207,10 @@ def judge(policy: GatePolicy, candidate: ExperimentResult, baseline: ExperimentR
             checks += [significance_check] if significance_check else []
         checks += [_guardrail_check(g, baseline.metrics.get(g.metric), candidate) for g in policy.guardrails]
     checks += [_floor_check(name, floor, candidate.metrics.get(name)) for name, floor in policy.floors.items()]
+    from promptops import gate_stats  # lazy: it builds on this module's Check
+
+    noisy = gate_stats.extend(policy, candidate, baseline, _pairs(candidate, baseline) if baseline else [])
+    checks += noisy.checks
     return Verdict(
         prompt=candidate.prompt,
         passed=all(c.passed for c in checks),
@@ -211,6 +225,9 @@ def judge(policy: GatePolicy, candidate: ExperimentResult, baseline: ExperimentR
         dataset=candidate.dataset,
         model=candidate.model,
         seed=candidate.seed,
+        cost=CostSummary(candidate.calls, baseline.calls if baseline else None),
+        statistics=noisy.statistics,
+        notes=noisy.notes,
     )
 
 

@@ -114,6 +114,37 @@ class GatePolicy:
     floors: Mapping[str, float] = field(default_factory=dict)
     significance: Literal["none", "sign", "bootstrap"] = "none"
     alpha: float = 0.05
+    decide_on: Literal["mean", "lower_bound"] = "mean"  # lower_bound: the 1 - alpha interval's (statistics.py)
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """What a model costs, in USD per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+@dataclass(frozen=True)
+class Budget:
+    """`budget: {max_usd: X}` of a prompt file or the project: a run may not spend more on live model calls."""
+
+    max_usd: float
+    source: str  # where it was set, e.g. "prompts/capital-cities.yaml" or "promptops.yaml"
+    assume_input_tokens: int = 1000  # per call, for the pre-run estimate when no recording says better
+    assume_output_tokens: int = 500
+
+
+ResponsesMode = Literal["record", "replay", "auto", "off"]
+RESPONSES_MODES: tuple[ResponsesMode, ...] = ("record", "replay", "auto", "off")
+
+
+@dataclass(frozen=True)
+class ResponsesConfig:
+    """Recorded model responses: the default mode and the folder (default: <prompts_dir>/_responses)."""
+
+    mode: ResponsesMode = "auto"
+    dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +168,7 @@ class PromptSpec:
     gate: GatePolicy | None = None
     description: str = ""
     positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # dotted key -> (line, col)
+    budget: Budget | None = None
 
     def runtime_names(self) -> tuple[str, ...]:
         """Return the declared runtime variable names."""
@@ -202,6 +234,9 @@ class ProjectConfig:
     require_experiment: bool = True
     tracing: TracingConfig = field(default_factory=TracingConfig)
     source: str = ""  # the file the config came from, relative to root
+    responses: ResponsesConfig = field(default_factory=ResponsesConfig)
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)  # over the built-in table (cost.py)
+    budget: Budget | None = None  # for everything one command runs
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from promptops import gitinfo
 from promptops import render as rendering
+from promptops.budget import NotEvaluated
 from promptops.errors import PromptopsError
 from promptops.experiments import RunFn
 from promptops.model import Project, PromptSpec, RenderedPrompt
@@ -123,15 +124,18 @@ def _check_one(
     assert dataset is not None  # validation guarantees it
     baseline, source = _baseline(production, spec, old)
     only_experiment = plan.status == "experiment-changed" if plan is not None else status == "experiment changed"
-    if only_experiment:
-        # Nothing to compare against: what serves (or would serve) must still meet its floors on the new experiment.
-        subject = baseline if baseline is not None else Subject(head, None, "this branch")
-        verdict, alone, _ = evaluate(spec, dataset, subject, None, run)
-        runs = Evaluation.of(alone, None, subject, None)
-        source = f"{source}, judged alone on the changed experiment"
-        return PromptCheck(spec.name, status, source, diff, planned, verdict, runs=runs, **where)
-    candidate = Subject(head, None, "this branch")
-    verdict, cand_run, base_run = evaluate(spec, dataset, candidate, baseline, run)
+    try:
+        if only_experiment:
+            # Nothing to compare against: what serves (or would serve) must still meet its floors on the new experiment.
+            subject = baseline if baseline is not None else Subject(head, None, "this branch")
+            verdict, alone, _ = evaluate(spec, dataset, subject, None, run)
+            runs = Evaluation.of(alone, None, subject, None)
+            source = f"{source}, judged alone on the changed experiment"
+            return PromptCheck(spec.name, status, source, diff, planned, verdict, runs=runs, **where)
+        candidate = Subject(head, None, "this branch")
+        verdict, cand_run, base_run = evaluate(spec, dataset, candidate, baseline, run)
+    except NotEvaluated as exc:  # over budget, or the model cannot run here: the check says so and fails
+        return PromptCheck(spec.name, status, source, diff, planned, None, exc.reason, evaluated=False, **where)
     runs = Evaluation.of(cand_run, base_run, candidate, baseline)
     return PromptCheck(spec.name, status, source, diff, planned, verdict, runs=runs, **where)
 

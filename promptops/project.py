@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptops import files, schema, yamlfile
-from promptops.config import gate_policy, load_config
+from promptops.config import budget, gate_policy, load_config
 from promptops.datasets import load_dataset
 from promptops.model import (
     Diagnostic,
@@ -172,6 +172,7 @@ def _build_spec(
         gate=gate,
         description=data.get("description", ""),
         positions=positions,
+        budget=budget(data["budget"], rel) if "budget" in data else None,
     )
     return spec, []
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from promptops.budget import NotEvaluated
 from promptops.errors import Interrupted
 from promptops.experiments import RunFn
 from promptops.gate import Verdict, judge
@@ -79,10 +80,22 @@ def baseline_version(registry: Registry, name: str) -> PromptVersion | None:
 def evaluate(
     spec: PromptSpec, dataset: DatasetSpec, candidate: Subject, baseline: Subject | None, run: RunFn
 ) -> tuple[Verdict, ExperimentResult, ExperimentResult | None]:
-    """Run candidate and baseline on the same dataset, model, evaluators and seed, and judge them."""
+    """Run candidate and baseline on the same dataset, model, evaluators and seed, and judge them.
+
+    Raises NotEvaluated, deciding nothing, when the estimate is above a budget, a budget stops a run, or the
+    model could not be called here (no key) for what its recordings do not answer.
+    """
+    from promptops.evaluation_guard import judgeable
+
     policy = spec.gate or GatePolicy(primary=spec.experiment.evaluators[0].name if spec.experiment else "")
-    cand_result = _finished(run(candidate, dataset, spec))
+    preflight = getattr(run, "preflight", None)  # a plain run function (tests) has no budgets to hold
+    if preflight is not None:
+        preflight(spec, dataset, [s for s in (candidate, baseline) if s is not None])
+    cand_result = judgeable(_finished(run(candidate, dataset, spec)), spec.name, "candidate", budget_only=True)
     base_result = _finished(run(baseline, dataset, spec)) if baseline is not None else None
+    judgeable(cand_result, spec.name, "candidate", baseline=base_result)
+    if base_result is not None:
+        judgeable(base_result, spec.name, "baseline")
     return judge(policy, cand_result, base_result), cand_result, base_result
 
 
@@ -190,8 +203,9 @@ OUTCOMES = {
     "held": "production was rolled back from git's content; nothing happens until git changes the prompt",
     "rejected-earlier": "git's content was rejected on this experiment; nothing runs until git changes the prompt",
     "orphan": "in the registry, gone from git; left alone",
+    "not-evaluated": "the candidate could not be judged (its budget, or a model without its key); it stays pending",
 }
-FAILED_OUTCOMES = ("rejected", "conflict", "rejected-earlier")
+FAILED_OUTCOMES = ("rejected", "conflict", "rejected-earlier", "not-evaluated")
 QUIET = {"in-sync": "unchanged", "held": "held", "orphan": "orphan", "rejected": "rejected-earlier"}
 
 
@@ -240,7 +254,10 @@ def sync_prompt(
     assert dataset is not None  # validation guarantees it
     base_subject = version_subject(baseline, spec.path, "production") if baseline is not None else None
     cand_subject = version_subject(candidate, spec.path, "candidate")
-    verdict, cand_run, base_run = evaluate(spec, dataset, cand_subject, base_subject, run)
+    try:
+        verdict, cand_run, base_run = evaluate(spec, dataset, cand_subject, base_subject, run)
+    except NotEvaluated as exc:  # the version stays pending: the next sync judges it
+        return PromptSyncResult(p.name, p.status, "not-evaluated", candidate.version, message=str(exc))
     decision = decide(reg, p.name, candidate, baseline_number, verdict, p.fingerprint)
     runs = Evaluation.of(cand_run, base_run, cand_subject, base_subject)
     return PromptSyncResult(
@@ -267,7 +284,10 @@ def _verify_production(
     dataset = project.dataset(spec.experiment.dataset)
     assert dataset is not None  # validation guarantees it
     subject = version_subject(production, spec.path, "production")
-    verdict, prod_run, _ = evaluate(spec, dataset, subject, None, run)
+    try:
+        verdict, prod_run, _ = evaluate(spec, dataset, subject, None, run)
+    except NotEvaluated as exc:  # nothing is labelled: the next sync judges it again
+        return PromptSyncResult(p.name, p.status, "not-evaluated", production.version, message=str(exc))
     runs = Evaluation.of(prod_run, None, subject, None)
     label = (passed_label if verdict.passed else rejected_label)(content, p.fingerprint)
     reg.set_labels(p.name, production.version, [label])

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from promptops.cost import format_usd
 from promptops.gate import Verdict
 from promptops.model import Diagnostic
 from promptops.results import Evaluation
@@ -29,16 +30,17 @@ class PromptCheck:
     text_diff: str
     plan: str
     verdict: Verdict | None
-    note: str = ""  # why there is no verdict (no experiment, held, ...)
+    note: str = ""  # why there is no verdict (no experiment, held, not evaluated, ...)
     blocked: str = ""  # why the check fails without a verdict (the content was rejected before)
     path: str = ""  # the prompt file, relative to the project root (for annotations)
     line: int | None = None  # the line a failed gate is annotated on (the prompt's `gate:`)
     runs: Evaluation | None = None  # the runs the verdict judged, for reports that show every item
+    evaluated: bool = True  # False: it has an experiment that could not be judged (budget, model not runnable)
 
     @property
     def passed(self) -> bool:
-        """Return whether this prompt lets the check pass."""
-        return not self.blocked and (self.verdict is None or self.verdict.passed)
+        """Return whether this prompt lets the check pass (a prompt that could not be evaluated does not)."""
+        return not self.blocked and self.evaluated and (self.verdict is None or self.verdict.passed)
 
 
 def markdown(
@@ -57,6 +59,9 @@ def markdown(
     head = [MARKER, f"## promptops check {'✅ passed' if ok else '❌ failed'}", ""]
     head.append(_summary_line(prompts, errors, failed))
     head.append(f"\nBase: `{base}` · baseline source: {registry}\n")
+    cost = cost_line(prompts)
+    if cost:
+        head.append(cost + "\n")
     if prompts:  # one row per prompt first, so a truncated report still names every verdict
         head += ["| prompt | change | verdict |", "|---|---|---|"]
         head += [f"| `{p.name}` | {p.status} | {_verdict_cell(p)} |" for p in prompts]
@@ -67,9 +72,26 @@ def markdown(
     return _fit(text, limit)
 
 
+def cost_line(prompts: Sequence[PromptCheck]) -> str | None:
+    """Return the check's model cost over every verdict, or None when no run called a priced model."""
+    costs_of = [p.verdict.cost for p in prompts if p.verdict is not None and p.verdict.cost is not None]
+    runs = [r for c in costs_of for r in (c.candidate, c.baseline) if r is not None]
+    if not any(r.worth_showing for r in runs):
+        return None
+    costs = [r.cost_usd for r in runs]
+    total = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+    live, replayed = sum(r.live_calls for r in runs), sum(r.replayed_calls for r in runs)
+    limited = sum(r.rate_limited for r in runs)
+    tail = f", rate limited {limited} times" if limited else ""
+    calls = f"{live} live calls, {replayed} replayed at no cost{tail}"
+    return f"Model cost of this check: **{format_usd(total)}** ({calls})"
+
+
 def _verdict_cell(p: PromptCheck) -> str:
     if p.blocked:
         return f"❌ {_cell(p.note)}"
+    if not p.evaluated:
+        return "⚠️ not evaluated"
     if p.verdict is None:
         return f"— {_cell(p.note)}"
     return "✅ passed" if p.verdict.passed else "❌ rejected"
@@ -80,7 +102,9 @@ def _summary_line(prompts: Sequence[PromptCheck], errors: Sequence[Diagnostic], 
         return f"{len(errors)} validation error(s): the prompts do not validate, so no experiment ran."
     if not prompts:
         return "No prompt changed against the base."
-    return f"{len(prompts)} prompt(s) changed, {len(failed)} failed the gate."
+    unjudged = sum(not p.evaluated for p in prompts)
+    note = f" ({unjudged} of them not evaluated)" if unjudged else ""
+    return f"{len(prompts)} prompt(s) changed, {len(failed)} failed the gate{note}."
 
 
 def _validation_section(errors: Sequence[Diagnostic]) -> str:
@@ -109,6 +133,8 @@ def _prompt_section(p: PromptCheck) -> str:
         parts.append(verdict_markdown(p.verdict))
     elif p.blocked:
         parts.append(f"**Fails:** {p.blocked}")
+    elif not p.evaluated:
+        parts.append(f"**Not evaluated:** {_cell(p.note)}")
     else:
         parts.append(f"No gate: {p.note}")
     parts.append(f"\n<sub>Baseline: {p.baseline}</sub>\n")

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from promptops.cost import CallStats
 from promptops.evaluators.aggregate import MetricSummary
 from promptops.evaluators.base import Score
 
@@ -69,6 +70,7 @@ class ExperimentResult:
     input_tokens: int = 0
     output_tokens: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    calls: CallStats = field(default_factory=CallStats)  # live and replayed calls, cost, rate limiting
 
     @property
     def failed_items(self) -> tuple[ItemResult, ...]:

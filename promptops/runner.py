@@ -9,47 +9,37 @@ failure threshold keep a run finite; the tracer records it (nowhere, SQLite or L
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from promptops.errors import ExperimentError, ModelError
 from promptops.evaluators import EvalCase, Evaluator, Score, build_evaluator
 from promptops.evaluators.aggregate import MetricSummary, error_rate, summarize, summarize_latency
-from promptops.llm import Completion, LLMRequest, Provider, get_provider
+from promptops.llm import Completion, LLMRequest, Provider
 from promptops.model import DatasetItem, DatasetSpec, ExperimentSpec
+from promptops.model_calls import CURRENT_ITEM, ItemScope, ModelSession, RunCalls, backoff_s
 from promptops.results import EVALUATOR_ERROR, ExperimentResult, ItemResult
 from promptops.tasks import MissingVariable, Task, TaskContext, TaskResult, get_task
 from promptops.tracing.base import ItemTrace, RunInfo, Subject, Tracer, new_id
 
-__all__ = ["ExperimentRun", "Subject", "backoff_s", "run", "run_experiment"]
+__all__ = ["BUDGET", "ExperimentRun", "Subject", "backoff_s", "run", "run_experiment"]
 
-BACKOFF_BASE_S = 0.05
-BACKOFF_CAP_S = 2.0
 MIN_ITEMS_BEFORE_STOP = 5  # a run is not stopped on the say-so of its first one or two items
 INTERRUPTED = "interrupted"
 FAILURE_THRESHOLD = "failure threshold"
 TIME_LIMIT = "time limit"
+BUDGET = "budget"
 RUN_TIME_LIMIT_REASON = "timeout: run time limit reached"
 NOT_RUN_REASONS: Mapping[str, str] = {
     INTERRUPTED: "not run: interrupted",
     FAILURE_THRESHOLD: "not run: failure threshold reached",
     TIME_LIMIT: RUN_TIME_LIMIT_REASON,
+    BUDGET: "not run: budget reached",
 }
 
 Progress = Callable[[int, int], None]
-
-
-def backoff_s(attempt: int, *key: object) -> float:
-    """Return the wait before retry `attempt` (1-based): 0.05 s doubling to a 2 s cap, times a jitter in [0.5, 1).
-
-    The jitter is a hash of `key` (seed, item, repeat, attempt), so a rerun waits exactly as long.
-    """
-    digest = hashlib.sha256("\x1f".join(map(str, (*key, attempt))).encode()).digest()
-    jitter = int.from_bytes(digest[:8], "big") / 2**64
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
 
 
 @dataclass
@@ -60,7 +50,9 @@ class _Attempt:
     error: str | None = None
     scores: list[Score] = field(default_factory=list)
     latency_s: float | None = None
-    model_latency_s: float = 0.0  # the completions' own latencies, summed (simulated by the mock)
+    model_latency_s: float = 0.0  # the completions' own latencies, summed (simulated by the mock, or recorded)
+    calls: int = 0
+    live_calls: int = 0  # calls a model answered (not a recording)
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -90,13 +82,20 @@ class ExperimentRun:
         evaluators: Sequence[Evaluator] | None = None,
         progress: Progress | None = None,
         metadata: Mapping[str, str] | None = None,
+        calls: RunCalls | None = None,
     ) -> None:
         if spec.concurrency < 1 or spec.repeats < 0 or spec.retries < 0:
             raise ExperimentError("concurrency must be >= 1, repeats and retries >= 0")
         self.subject, self.dataset, self.spec, self.tracer = subject, dataset, spec, tracer
         self.task: Task = get_task(spec.task)  # unknown tasks and models fail here, before any item runs
-        self.provider = provider or get_provider(spec.model, spec.model_options)
-        built = evaluators if evaluators is not None else [build_evaluator(e) for e in spec.evaluators]
+        rendered = subject.rendered
+        # Recordings, cost, budgets and rate limits live in the calls gateway; without one, calls go straight on.
+        self.calls = calls or ModelSession().run_calls(rendered.name, rendered.content_hash, spec, provider=provider)
+        built = (
+            evaluators
+            if evaluators is not None
+            else [build_evaluator(e, judge_provider=self.calls.judge_provider(e.name)) for e in spec.evaluators]
+        )
         self.evaluators: tuple[Evaluator, ...] = tuple(built)
         self.progress = progress
         # Repeat-major, so a run stopped early has covered as many distinct items as it could.
@@ -134,6 +133,7 @@ class ExperimentRun:
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()  # we handled it: the caller gets a result, not a CancelledError
+        await self.calls.aclose()
         result = self.finish()
         await asyncio.to_thread(self.tracer.flush)  # Langfuse's flush blocks on the network
         return result
@@ -170,6 +170,8 @@ class ExperimentRun:
             await self._cancel_in_flight()  # only left over when something raised
 
     def _should_stop(self) -> bool:
+        if self.stopped is None and self.calls.budget_stop is not None:
+            self.stopped = BUDGET
         if self.stopped is None and asyncio.get_running_loop().time() >= self._deadline:
             self.stopped = TIME_LIMIT
         return self.stopped is not None
@@ -183,14 +185,38 @@ class ExperimentRun:
     async def _run_item(self, index: int, item: DatasetItem, repeat: int) -> None:
         with self.tracer.item(self.info, item, repeat) as trace:
             attempt = _Attempt()
-            remaining = self._deadline - asyncio.get_running_loop().time()
+            loop = asyncio.get_running_loop()
+            remaining = self._deadline - loop.time()
             limited_by_run = remaining < self.spec.item_timeout_s
+            scope = ItemScope(item.id, repeat, (self.spec.seed, item.id, repeat))
+            token = CURRENT_ITEM.set(scope)  # this item's task only: each item runs in a task of its own
             try:
-                async with asyncio.timeout(min(self.spec.item_timeout_s, max(remaining, 0.0))):
-                    await self._task_and_evaluators(item, repeat, trace, attempt)
+                async with asyncio.timeout(min(self.spec.item_timeout_s, max(remaining, 0.0))) as clock:
+
+                    def pause() -> Callable[[], None]:
+                        # Waiting out a rate limit is not the model taking long: the item's clock stops, the run's not.
+                        nonlocal limited_by_run
+                        when, before = clock.when(), limited_by_run
+                        left = None if when is None else when - loop.time()
+                        limited_by_run = True  # while paused, only the run's deadline can fire
+                        clock.reschedule(self._deadline)
+
+                        def resume() -> None:
+                            nonlocal limited_by_run
+                            limited_by_run = before
+                            if left is not None:
+                                limited_by_run = before or loop.time() + left >= self._deadline
+                                clock.reschedule(min(loop.time() + left, self._deadline))
+
+                        return resume
+
+                    scope.pause = pause
+                    await self._task_and_evaluators(item, repeat, trace, attempt, scope)
             except TimeoutError:
                 limit = f"timeout: item took longer than {self.spec.item_timeout_s:g} s"
                 attempt.fail(RUN_TIME_LIMIT_REASON if limited_by_run else limit)
+            finally:
+                CURRENT_ITEM.reset(token)
             result = ItemResult(
                 item_id=item.id,
                 repeat=repeat,
@@ -207,9 +233,11 @@ class ExperimentRun:
             trace.finish(result)
         self._record(index, result)
 
-    async def _task_and_evaluators(self, item: DatasetItem, repeat: int, trace: ItemTrace, attempt: _Attempt) -> None:
+    async def _task_and_evaluators(
+        self, item: DatasetItem, repeat: int, trace: ItemTrace, attempt: _Attempt, scope: ItemScope
+    ) -> None:
         async def complete(request: LLMRequest) -> Completion:
-            return await self._complete(request, attempt, (self.spec.seed, item.id, repeat))
+            return await self._complete(request, attempt, scope)
 
         ctx = TaskContext(self.subject, item, repeat, self.spec, self.dataset, trace, complete)
         started = time.perf_counter()
@@ -226,28 +254,21 @@ class ExperimentRun:
             return attempt.fail(f"task error: returned {type(output).__name__}, expected a string")
         # A model that simulates its latency (mock-llm-v1) reports it; wall time would differ run to run and
         # make latency_p50/p95 (and a gate on them) flaky where the docs promise the same numbers every run.
-        simulated = getattr(self.provider, "simulated_latency", False)
+        # A replayed item likewise reports the latency it was recorded with, so a replay gives the same numbers.
+        simulated = self.calls.simulated_latency or (attempt.calls > 0 and attempt.live_calls == 0)
         attempt.output = output
         attempt.latency_s = attempt.model_latency_s if simulated else time.perf_counter() - started
         context = produced.context if isinstance(produced, TaskResult) else None
         await self._evaluate(item, output, context, trace, attempt)
 
-    async def _complete(self, request: LLMRequest, attempt: _Attempt, key: tuple[object, ...]) -> Completion:
-        for number in range(self.spec.retries + 1):
-            try:
-                completion = await self.provider.complete(replace(request, attempt=number))
-            except ModelError as exc:
-                if not exc.retriable or number == self.spec.retries:
-                    if number == 0:
-                        raise
-                    raise ModelError(f"{exc} (gave up after {number + 1} attempts)", retriable=exc.retriable) from exc
-                await asyncio.sleep(backoff_s(number + 1, *key))
-                continue
-            attempt.input_tokens += completion.input_tokens
-            attempt.output_tokens += completion.output_tokens
-            attempt.model_latency_s += completion.latency_s
-            return completion
-        raise AssertionError("unreachable: the last attempt returns or raises")
+    async def _complete(self, request: LLMRequest, attempt: _Attempt, scope: ItemScope) -> Completion:
+        completion = await self.calls.complete(request, scope)
+        attempt.input_tokens += completion.input_tokens
+        attempt.output_tokens += completion.output_tokens
+        attempt.model_latency_s += completion.latency_s
+        attempt.calls += 1
+        attempt.live_calls += not completion.replayed
+        return completion
 
     async def _evaluate(
         self, item: DatasetItem, output: str, context: str | None, trace: ItemTrace, attempt: _Attempt
@@ -296,8 +317,19 @@ class ExperimentRun:
                 "task": self.spec.task,
                 "planned": len(self.plan),
                 **({"metric_errors": problems} if problems else {}),
+                **({"pass_thresholds": thresholds} if (thresholds := self._thresholds()) else {}),
             },
+            calls=self.calls.stats(),
         )
+
+    def _thresholds(self) -> dict[str, float]:
+        """Return the pass threshold of each NUMERIC evaluator that has one, for per-item pass statistics."""
+        found = {}
+        for ev in self.evaluators:
+            threshold = getattr(ev, "threshold", None)
+            if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+                found[ev.name] = float(threshold)
+        return found
 
     def _not_run(self, index: int) -> ItemResult:
         item, repeat = self.plan[index]
@@ -331,11 +363,12 @@ async def run_experiment(
     evaluators: Sequence[Evaluator] | None = None,
     progress: Progress | None = None,
     metadata: Mapping[str, str] | None = None,
+    calls: RunCalls | None = None,
 ) -> ExperimentResult:
     """Run `spec` for `subject` on every item of `dataset`; every planned item comes back as an ItemResult."""
     experiment = ExperimentRun(
         subject, dataset, spec, tracer=tracer, provider=provider, evaluators=evaluators,
-        progress=progress, metadata=metadata,
+        progress=progress, metadata=metadata, calls=calls,
     )  # fmt: skip
     return await experiment.execute()
 
@@ -350,11 +383,12 @@ def run(
     evaluators: Sequence[Evaluator] | None = None,
     progress: Progress | None = None,
     metadata: Mapping[str, str] | None = None,
+    calls: RunCalls | None = None,
 ) -> ExperimentResult:
     """Run an experiment to completion; Ctrl-C returns the partial result with stopped="interrupted"."""
     experiment = ExperimentRun(
         subject, dataset, spec, tracer=tracer, provider=provider, evaluators=evaluators,
-        progress=progress, metadata=metadata,
+        progress=progress, metadata=metadata, calls=calls,
     )  # fmt: skip
     try:
         asyncio.run(_without_result(experiment.execute()))

@@ -116,8 +116,15 @@ def from_check(result: CheckResult) -> RunView:
     for p in result.prompts:
         facts = (("change", p.status), ("baseline", p.baseline), ("on merge", p.plan))
         if p.verdict is None:
-            # Content rejected before fails the check without running anything; other prompts were not judged.
-            outcome, passed = ("rejected before", False) if p.blocked else ("no gate", None)
+            # Content rejected before fails the check without running anything, and so does one that could not
+            # be evaluated (its budget, or a model without its key); other prompts have no gate to judge.
+            outcome, passed = (
+                ("rejected before", False)
+                if p.blocked
+                else ("not evaluated", False)
+                if not p.evaluated
+                else ("no gate", None)
+            )
             prompts.append(PromptView(p.name, outcome, passed, p.blocked or p.note, facts))
             continue
         outcome = "passed" if p.verdict.passed else "rejected"

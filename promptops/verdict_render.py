@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from promptops import verdict_extras
 from promptops.evaluators.base import as_text
 from promptops.gate import ItemChange, MetricRow, Verdict, format_metric
 
@@ -32,6 +33,7 @@ def verdict_text(verdict: Verdict, *, max_items: int = 10) -> str:
     lines += [f"  {'✓' if c.passed else '✗'} {c.kind.ljust(kind_width)}  {c.message}" for c in verdict.checks]
     for metric, items in _groups(verdict):
         lines += ["", *_text_items(verdict, metric, items, max_items)]
+    lines += verdict_extras.text_lines(verdict)
     lines += ["", _footer(verdict), verdict.reason]
     return "\n".join(lines) + "\n"
 
@@ -46,6 +48,7 @@ def verdict_markdown(verdict: Verdict, *, max_items: int = 10) -> str:
     lines += [f"| {'✅' if c.passed else '❌'} | {c.kind} | {_cell(c.message, limit=None)} |" for c in verdict.checks]
     for metric, items in _groups(verdict):
         lines += ["", *_markdown_items(verdict, metric, items, max_items)]
+    lines += verdict_extras.markdown_lines(verdict, lambda text: _cell(text, limit=None))
     lines += ["", f"<sub>{_cell(_footer(verdict), limit=None)}</sub>"]
     return "\n".join(lines) + "\n"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.langfuse_double.fixtures"]
+pytest_plugins = ["tests.langfuse_double.fixtures", "tests.openai_double.fixtures"]
 
 _HERMETIC_HOME = tempfile.mkdtemp(prefix="promptops-test-home-")
 

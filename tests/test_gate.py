@@ -535,6 +535,9 @@ def test_to_dict_is_json_ready() -> None:
         "dataset",
         "model",
         "seed",
+        "cost",
+        "statistics",
+        "notes",
     ]
 
 

@@ -65,7 +65,7 @@ class Recorder:
             id = "s" * 16
             output: Any = None
 
-            def update(self, *, output: Any = None, usage: Any = None, metadata: Any = None) -> None:
+            def update(self, *, output: Any = None, usage: Any = None, metadata: Any = None, cost: Any = None) -> None:
                 self.output = output
 
         observation = Observation()

@@ -85,6 +85,7 @@ def test_items_spans_and_scores_of_a_rag_run(tmp_path: Path) -> None:
         "prompt_name": "support",
         "prompt_version": 4,
         "usage": {"input": first.input_tokens, "output": first.output_tokens},
+        "cost_usd": {"input": 0.0, "output": 0.0, "total": 0.0},  # mock-llm-v1 is free
     }
     assert generation.input[0]["role"] == "user" and generation.output == first.output
     scores = tracer.scores(trace_id=first.trace_id)

@@ -41,11 +41,12 @@ def check(
     record: bool = False,
     progress: Progress | None = None,
     trace_links: bool = False,
+    responses: str | None = None,
 ) -> CheckResult:
     """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
 
     from promptops import gitinfo
-    from promptops.experiments import recorded, runner_for, tracer_for
+    from promptops.experiments import recorded, runner_for, session_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.pr_check import check_prompts
     from promptops.tracelinks import runs_of, trace_urls
@@ -61,7 +62,8 @@ def check(
     reg, plans, why_not = _readable_registry(settings, project)
     try:
         with recorded(tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()) as tracer:
-            run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
+            session = session_for(settings.root, settings.config, responses)
+            run = runner_for(tracer, progress, git_commit=head_commit(settings.root), session=session)
             prompts = check_prompts(project, base_commit, reg, plans, run)
             urls = trace_urls(tracer, runs_of(p.runs for p in prompts)) if trace_links else {}
         source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"

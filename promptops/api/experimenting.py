@@ -36,12 +36,16 @@ def experiment(
     progress: Progress | None = None,
     registry: Registry | None = None,
     trace_links: bool = False,
+    responses: str | None = None,
 ) -> ExperimentOutcome:
-    """Run a prompt's experiment on the working tree, or on a registry version (by number or label)."""
+    """Run a prompt's experiment on the working tree, or on a registry version (by number or label).
+
+    `responses` (record, replay, auto, off) overrides the config's mode for recorded model responses.
+    """
     from promptops import promote
     from promptops import render as rendering
     from promptops.errors import ExperimentError
-    from promptops.experiments import recorded, runner_for, tracer_for
+    from promptops.experiments import recorded, runner_for, session_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.runner import Subject
     from promptops.textdiff import prompt_as_text
@@ -69,9 +73,13 @@ def experiment(
             same = reg.find_content(name, rendered.content_hash)  # the working tree may be a stored version
             where = f"working tree (= version {same.version})" if same else "working tree"
             subject = Subject(rendered, same.version if same else None, where)
+        session = session_for(settings.root, settings.config, responses)
+        # Before anything is written or run: BudgetExceeded when the estimate is above a budget.
+        session.preflight(spec.name, spec.experiment, dataset, [subject.rendered.content_hash], spec.budget)
         note = _use_dataset(reg, project, dataset)
         with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:
-            run = runner_for(tracer, progress, git_commit=head_commit(settings.root), linked=not note)
+            commit = head_commit(settings.root)
+            run = runner_for(tracer, progress, git_commit=commit, linked=not note, session=session)
             result = run(subject, dataset, spec)
             urls = trace_urls(tracer, [result]) if trace_links else {}
         return ExperimentOutcome(reg.describe(), result, note, prompt_as_text(subject.rendered.prompt), urls)

@@ -95,10 +95,11 @@ def sync(
     registry: Registry | None = None,
     progress: Progress | None = None,
     trace_links: bool = False,
+    responses: str | None = None,
 ) -> SyncResult:
     """Converge the registry to git: create versions, judge them against production, promote the winners."""
     from promptops import promote, publish
-    from promptops.experiments import recorded, runner_for, tracer_for
+    from promptops.experiments import recorded, runner_for, session_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.tracelinks import runs_of, trace_urls
 
@@ -112,7 +113,8 @@ def sync(
             planned = tuple(promote.planned_result(p) for p in plans)
             return SyncResult(reg.describe(), planned, datasets, True)
         with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:
-            run = runner_for(tracer, progress, git_commit=head_commit(settings.root))
+            session = session_for(settings.root, settings.config, responses)
+            run = runner_for(tracer, progress, git_commit=head_commit(settings.root), session=session)
             results = tuple(
                 promote.sync_prompt(project, reg, p, run, lambda name: publish.origin_of(project, name, dirty))
                 for p in plans

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from promptops.cli import settings
+from promptops.cli.model_options import responses_option
 from promptops.cli.output import echo_diagnostics, echo_json, github_annotation, redacted
 from promptops.cli.progress import progress_factory
 from promptops.cli.reports import report_options, wanted, write_reports
@@ -31,6 +32,7 @@ def result_json(result: Any) -> dict[str, Any]:
                 "baseline": p.baseline,
                 "plan": p.plan,
                 "passed": p.passed,
+                "evaluated": p.evaluated,
                 "note": p.note,
                 "text_diff": p.text_diff,
                 "verdict": verdict_json(p.verdict) if p.verdict else None,
@@ -58,6 +60,7 @@ def result_json(result: Any) -> dict[str, Any]:
 )
 @click.option("--record", is_flag=True, help="Store the experiment runs in the registry's trace store for inspection.")
 @report_options
+@responses_option
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -67,13 +70,16 @@ def check(
     record: bool,
     html_path: Path | None,
     junit_path: Path | None,
+    responses: str | None,
 ) -> None:
     """Gate a pull request: validate, then judge every prompt the branch changes.
 
     Each changed prompt's experiment runs for the candidate and the baseline: the `production`
     version when the registry is reachable, else the prompt as it is on the base ref (fork PRs
-    need no secrets). Writes nothing to any registry. Appends the report to $GITHUB_STEP_SUMMARY
-    when set. Exit 1 if validation fails or any changed prompt fails its gate.
+    need no secrets). With a real model, recorded responses answer what they can (the baseline main
+    recorded); a candidate that cannot run here (no key) is "not evaluated". Writes nothing to any
+    registry. Appends the report to $GITHUB_STEP_SUMMARY when set. Exit 1 if validation fails or
+    any changed prompt fails its gate or is not evaluated.
     """
     from promptops import api, report, runview
     from promptops.errors import PromptopsError
@@ -82,7 +88,9 @@ def check(
     s = settings(ctx)
     links = wanted(html_path, junit_path)
     try:
-        result = api.check(s, base=base, record=record, progress=progress_factory(), trace_links=links)
+        result = api.check(
+            s, base=base, record=record, progress=progress_factory(), trace_links=links, responses=responses
+        )
     except PromptopsError as exc:  # e.g. keys Langfuse rejects: annotate it too, then the boundary reports it
         if fmt == "github":
             click.echo(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
@@ -114,8 +122,13 @@ def check(
         for p in result.prompts:
             # Masked like the report: CI logs are as public as the PR comment.
             shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
+            if not p.evaluated:
+                shown = f"{p.name}: NOT EVALUATED: {p.note}"
             click.echo(redacted(shown, s.config.redact_patterns))
             click.echo("")
+        cost = report.cost_line(result.prompts)
+        if cost:
+            click.echo(cost.replace("**", ""))
         click.echo(f"check {'passed' if result.passed else 'failed'}: {_counted(result)}")
     ctx.exit(0 if result.passed else 1)
 

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from promptops.cli import registry, settings
+from promptops.cli.model_options import responses_option
 from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
 from promptops.cli.reports import report_options, wanted, write_reports
@@ -26,6 +27,8 @@ def result_json(result: Any) -> dict[str, Any]:
         "run_id": result.run_id,
         "stopped": result.stopped,
         "metrics": {name: m.to_dict() for name, m in result.metrics.items()},
+        "cost_usd": result.calls.cost_usd,
+        "calls": result.calls.to_dict(),
         "failures": result.failure_reasons(),
         "items": [
             {
@@ -56,6 +59,13 @@ def echo_result(result: Any, redact_patterns: Sequence[str], worst: int = 5) -> 
             click.echo(redacted(f"  ×{count}  {reason}", redact_patterns))
     if result.stopped:
         click.echo(f"run stopped early: {result.stopped}")
+    if result.calls.stopped_by_budget:
+        click.echo(f"  {result.calls.stopped_by_budget}; nothing more was called")
+    if result.calls.worth_showing:
+        click.echo(f"model calls: {result.calls.describe()}")
+    limited = result.calls.limited_line()
+    if limited:
+        click.echo(limited)
     bad = [item for item in result.items if _is_bad(item)]
     ranked = sorted(bad, key=_badness, reverse=True)[:worst]
     if ranked:
@@ -99,6 +109,7 @@ def _badness(item: Any) -> tuple[int, float]:
 @click.option("--working-tree", is_flag=True, help="Run the prompt as it is in the working tree (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @report_options
+@responses_option
 @click.pass_context
 def experiment(
     ctx: click.Context,
@@ -109,6 +120,7 @@ def experiment(
     as_json: bool,
     html_path: Path | None,
     junit_path: Path | None,
+    responses: str | None,
 ) -> None:
     """Run prompt NAME's experiment and print its aggregates and worst items.
 
@@ -118,7 +130,9 @@ def experiment(
     (Langfuse traces, or .promptops/runs.db); a working tree equal to a stored version is recorded
     as that version. The local registry gets the dataset's items; Langfuse's dataset is never
     written from here: a run on items that differ from it (uncommitted, or not synced yet) uses the
-    local items and is not linked to it. Exit 1 when the run stopped early or every item failed.
+    local items and is not linked to it. A real model's responses can be recorded and replayed
+    (--responses), with the cost shown. Exit 1 when the run stopped early (a budget stops it
+    too) or every item failed.
     """
     from promptops import api, runview
 
@@ -128,8 +142,9 @@ def experiment(
     links = wanted(html_path, junit_path)
     with registry(ctx) as reg:
         outcome = api.experiment(
-            s, name, version=version, label=label, progress=progress_factory(), registry=reg, trace_links=links
-        )
+            s, name, version=version, label=label, progress=progress_factory(), registry=reg, trace_links=links,
+            responses=responses,
+        )  # fmt: skip
     write_reports(lambda: runview.from_experiment(outcome), html_path, junit_path, s.config.redact_patterns)
     result = outcome.result
     if outcome.dataset_note:

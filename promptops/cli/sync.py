@@ -10,6 +10,7 @@ import click
 
 from promptops.cli import registry, settings
 from promptops.cli.confirm import ask_or_stop, must_ask
+from promptops.cli.model_options import responses_option
 from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
 from promptops.cli.reports import report_options, wanted, write_reports
@@ -80,6 +81,7 @@ def echo_summary(result: Any, redact_patterns: Sequence[str]) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @report_options
+@responses_option
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -90,6 +92,7 @@ def sync(
     as_json: bool,
     html_path: Path | None,
     junit_path: Path | None,
+    responses: str | None,
 ) -> None:
     """Converge the registry to git for every prompt (or only NAMES).
 
@@ -98,10 +101,12 @@ def sync(
     is run against production on the same dataset, model, evaluators and seed, and takes
     `production` (plus `release-N`) only on a pass. Each decision is remembered per version
     and experiment: rejected content is not run again and makes sync exit 1 until git
-    changes the prompt; content production was rolled back from is held. Refuses
-    uncommitted prompt files (see --allow-dirty). Against Langfuse from a terminal it shows
-    the plan and asks first. Safe to kill and run again. Exit 0 when everything is in sync,
-    held or promoted, 1 when a gate failed or git holds rejected content.
+    changes the prompt; content production was rolled back from is held. A version that
+    cannot be judged (over its budget, or a real model without its key) is "not evaluated"
+    and stays pending. Refuses uncommitted prompt files (see --allow-dirty). Against Langfuse
+    from a terminal it shows the plan and asks first. Safe to kill and run again. Exit 0 when everything is in sync,
+    held or promoted, 1 when a gate failed, a prompt was not evaluated or git holds rejected
+    content.
     """
     from promptops import api, runview
 
@@ -118,7 +123,7 @@ def sync(
                 ask_or_stop(f"Apply this plan to the {reg.describe()}?")
         result = api.sync(
             s, names, dry_run=dry_run, allow_dirty=allow_dirty, progress=progress_factory(), registry=reg,
-            trace_links=links,
+            trace_links=links, responses=responses,
         )  # fmt: skip
     write_reports(lambda: runview.from_sync(result), html_path, junit_path, s.config.redact_patterns)
     if as_json:

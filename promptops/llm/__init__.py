@@ -9,7 +9,7 @@ from typing import Any
 from promptops.errors import ModelError
 from promptops.llm.base import Completion, LLMRequest, Provider, text_request
 
-__all__ = ["Completion", "LLMRequest", "Provider", "get_provider", "known_models", "text_request"]
+__all__ = ["Completion", "LLMRequest", "Provider", "get_provider", "known_models", "provider_name", "text_request"]
 
 _MOCK = "promptops.llm.mock:MockLLM"
 _OPENAI = "promptops.llm.openai_compat:OpenAICompatProvider"
@@ -29,6 +29,12 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
 def known_models() -> tuple[str, ...]:
     """Return the model names and name patterns get_provider accepts."""
     return (*_EXACT, "openai:<model>", *(f"{prefix}*" for prefix, _ in _PREFIXES[1:]))
+
+
+def provider_name(model: str) -> str | None:
+    """Return the provider a model name maps to (`mock-llm-v1`, `openai`) without importing it; None if unknown."""
+    target = _EXACT.get(model) or next((t for prefix, t in _PREFIXES if model.startswith(prefix)), None)
+    return None if target is None else {_MOCK: "mock-llm-v1", _OPENAI: "openai"}[target]
 
 
 def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provider:

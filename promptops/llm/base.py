@@ -6,6 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from promptops.errors import ModelError
+
+
+class ProviderUnavailable(ModelError):
+    """The provider cannot be used here: its package or its credentials are missing (recordings may still answer)."""
+
 
 @dataclass(frozen=True)
 class LLMRequest:
@@ -29,6 +35,9 @@ class Completion:
     input_tokens: int
     output_tokens: int
     latency_s: float
+    replayed: bool = False  # answered from a recording, not by the model
+    input_cost_usd: float | None = None  # set by the runner: 0 when replayed, None when the price is unknown
+    output_cost_usd: float | None = None
 
 
 class Provider(Protocol):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptops.compile import compile_with_sdk
-from promptops.llm.base import LLMRequest
+from promptops.llm.base import Completion, LLMRequest
 from promptops.model import RenderedPrompt
 from promptops.tasks import MissingVariable, TaskContext, TaskResult
 
@@ -64,8 +64,16 @@ async def prompt_managed_call(ctx: TaskContext, values: Mapping[str, Any]) -> st
     ) as generation:
         completion = await ctx.complete(request)
         usage = {"input": completion.input_tokens, "output": completion.output_tokens}
-        generation.update(output=completion.text, usage=usage)
+        generation.update(output=completion.text, usage=usage, cost=cost_details(completion))
     return completion.text
+
+
+def cost_details(completion: Completion) -> dict[str, float] | None:
+    """Return Langfuse's cost details (USD) of a call: input, output, total; 0 when replayed, None if unpriced."""
+    if completion.input_cost_usd is None or completion.output_cost_usd is None:
+        return None
+    total = completion.input_cost_usd + completion.output_cost_usd
+    return {"input": completion.input_cost_usd, "output": completion.output_cost_usd, "total": total}
 
 
 def item_context(values: Mapping[str, Any]) -> str | None:

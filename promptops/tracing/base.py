@@ -69,9 +69,14 @@ class Observation(Protocol):
     def id(self) -> str | None: ...
 
     def update(
-        self, *, output: Any = None, usage: Mapping[str, int] | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        *,
+        output: Any = None,
+        usage: Mapping[str, int] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        cost: Mapping[str, float] | None = None,
     ) -> None:
-        """Record the output, token usage (generations) or metadata."""
+        """Record the output, token usage and cost in USD (generations: input/output/total) or metadata."""
         ...
 
 
@@ -136,7 +141,12 @@ class _NullObservation:
     id: str | None = None
 
     def update(
-        self, *, output: Any = None, usage: Mapping[str, int] | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        *,
+        output: Any = None,
+        usage: Mapping[str, int] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        cost: Mapping[str, float] | None = None,
     ) -> None:
         """Record nothing."""
 

@@ -140,12 +140,18 @@ class _LangfuseObservation:
         return self.observation.id
 
     def update(
-        self, *, output: Any = None, usage: Mapping[str, int] | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        *,
+        output: Any = None,
+        usage: Mapping[str, int] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        cost: Mapping[str, float] | None = None,
     ) -> None:
-        """Send the output, usage details or metadata (the client's mask applies to output and metadata)."""
+        """Send the output, usage and cost details or metadata (the client's mask applies to output and metadata)."""
         self.observation.update(
             output=output, usage_details=dict(usage) if usage is not None else None,
             metadata=dict(metadata) if metadata is not None else None,
+            cost_details=dict(cost) if cost is not None else None,
         )  # fmt: skip
 
 

@@ -154,13 +154,20 @@ class _LocalObservation:
         self.attributes = attributes
 
     def update(
-        self, *, output: Any = None, usage: Mapping[str, int] | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        *,
+        output: Any = None,
+        usage: Mapping[str, int] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        cost: Mapping[str, float] | None = None,
     ) -> None:
         """Remember the output, usage and metadata for the span's row."""
         if output is not None:
             self.output = output
         if usage is not None:
             self.attributes["usage"] = dict(usage)
+        if cost is not None:
+            self.attributes["cost_usd"] = dict(cost)
         if metadata is not None:
             self.attributes.update(metadata)
 
