@@ -20,173 +20,29 @@ on paper must not pass or fail by rounding.
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 from promptops.cost import CostSummary
 from promptops.evaluators.aggregate import MetricSummary
 from promptops.model import GatePolicy, Guardrail
 from promptops.results import ExperimentResult, ItemResult
+from promptops.significance import paired_bootstrap, sign_test
+from promptops.verdict import (
+    EPSILON,
+    Check,
+    ItemChange,
+    MetricRow,
+    SignificanceResult,
+    Verdict,
+    format_metric,
+    item_value,
+)
 
 if TYPE_CHECKING:
-    from promptops.gate_stats import MetricStatistics
+    pass
 
-EPSILON = 1e-9
-BOOTSTRAP_RESAMPLES = 2000
-CheckKind = Literal["run", "primary", "significance", "guardrail", "floor", "interval"]
 TEST_NAMES = {"sign": "sign test", "bootstrap": "paired bootstrap"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One rule the candidate was held to and how it fared; `message` is a clause usable in a sentence."""
-
-    kind: CheckKind
-    metric: str | None
-    baseline: float | None
-    candidate: float | None
-    delta: float | None  # candidate - baseline, as measured (not direction-adjusted)
-    threshold: float | None  # min_delta, max_regression, the floor, or alpha
-    passed: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One metric of the candidate and/or the baseline, side by side."""
-
-    name: str
-    baseline: float | None
-    candidate: float | None
-    delta: float | None
-    higher_is_better: bool
-
-
-@dataclass(frozen=True)
-class ItemChange:
-    """An item that got worse on a metric, or newly failed, in the candidate (without a baseline: one below a
-    failed floor)."""
-
-    item_id: str
-    repeat: int
-    input: Mapping[str, Any]
-    expected_output: Any
-    baseline_output: str | None
-    candidate_output: str | None
-    baseline_value: float | None
-    candidate_value: float | None
-    delta: float | None  # candidate_value - baseline_value, as measured
-    candidate_error: str | None
-    metric: str = ""  # the metric it got worse on (the primary, or a failing guardrail's or floor's)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self)} | {"input": dict(self.input)}
-
-
-@dataclass(frozen=True)
-class SignificanceResult:
-    """A paired test over the primary metric's per-item values; wins/losses count candidate better/worse."""
-
-    test: Literal["sign", "bootstrap"]
-    n_pairs: int
-    p_value: float
-    wins: int
-    losses: int
-    ties: int
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's decision on one candidate, with everything needed to explain it."""
-
-    prompt: str
-    passed: bool
-    reason: str  # one sentence
-    primary: str
-    checks: tuple[Check, ...]
-    metrics: tuple[MetricRow, ...]
-    worse_items: tuple[ItemChange, ...]
-    significance: SignificanceResult | None
-    baseline_subject: str | None
-    candidate_subject: str
-    dataset: str
-    model: str
-    seed: int
-    cost: CostSummary | None = None  # what the candidate and baseline runs cost (cost.py)
-    statistics: tuple[MetricStatistics, ...] = ()  # intervals, pass@k, pass^k (gate_stats.py)
-    notes: tuple[str, ...] = ()  # what the sample cannot show, metrics that are noise here
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        # Field by field, not asdict(): that would deep-copy the items' inputs, which may be read-only mappings.
-        return {f.name: getattr(self, f.name) for f in fields(self)} | {
-            "checks": [asdict(c) for c in self.checks],
-            "metrics": [asdict(m) for m in self.metrics],
-            "worse_items": [i.to_dict() for i in self.worse_items],
-            "significance": asdict(self.significance) if self.significance else None,
-            "cost": self.cost.to_dict() if self.cost else None,
-            "statistics": [s.to_dict() for s in self.statistics],
-            "notes": list(self.notes),
-        }
-
-
-def format_value(value: float | None, *, signed: bool = False) -> str:
-    """Return a metric value as verdicts show it: two decimals (more for tiny non-zero values), "—" for None."""
-    if value is None:
-        return "—"
-    if abs(value) < EPSILON:
-        value = 0.0  # float noise (and -0.0) reads as an exact zero
-    if value != 0 and abs(value) < 0.005:
-        return f"{value:+.2g}" if signed else f"{value:.2g}"  # would print as 0.00 and hide the change
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
-
-
-LATENCY_METRICS = ("latency_p50", "latency_p95")
-
-
-def format_metric(metric: str, value: float | None, *, signed: bool = False) -> str:
-    """Return a metric's value as every view shows it: latency in milliseconds with its unit, else format_value."""
-    if metric in LATENCY_METRICS and value is not None:
-        ms = 0.0 if abs(value) < EPSILON else value * 1000
-        return f"{ms:+.1f} ms" if signed else f"{ms:.1f} ms"
-    return format_value(value, signed=signed)
-
-
-def sign_test(gains: Sequence[float]) -> SignificanceResult:
-    """Return the exact two-sided sign test over paired gains (ties are dropped, as the test prescribes)."""
-    wins, losses, ties = _tally(gains)
-    n = wins + losses
-    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1))
-    return SignificanceResult("sign", len(gains), min(1.0, 2 * tail / 2**n), wins, losses, ties)
-
-
-def paired_bootstrap(gains: Sequence[float], *, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> SignificanceResult:
-    """Return the paired bootstrap of the mean gain: p is the share of resamples whose mean gain is <= 0."""
-    wins, losses, ties = _tally(gains)
-    p = 1.0
-    if gains:
-        rng = random.Random(seed)
-        n = len(gains)
-        at_most_zero = sum(sum(rng.choices(gains, k=n)) / n <= EPSILON for _ in range(resamples))
-        p = at_most_zero / resamples
-    return SignificanceResult("bootstrap", len(gains), p, wins, losses, ties)
-
-
-def item_value(item: ItemResult, metric: str, summary: MetricSummary | None) -> float | None:
-    """Return one item's value of a metric, or None without a numeric one (CATEGORICAL, no latency, unknown)."""
-    if metric == "error_rate":
-        return 1.0 if item.failed else 0.0
-    if metric in ("latency_p50", "latency_p95"):
-        return item.latency_s
-    if summary is None or summary.data_type == "CATEGORICAL":
-        return None  # a category's number comes from the evaluator's mapping, which the result does not hold
-    score = item.score(metric)
-    # A missing score counts as the worst value (0 / False), as the aggregate counts it against the mean.
-    return 0.0 if score is None else float(score.value)
 
 
 def judge(policy: GatePolicy, candidate: ExperimentResult, baseline: ExperimentResult | None) -> Verdict:
@@ -270,12 +126,6 @@ def _below_floor(metric: str, floor: float, candidate: ExperimentResult) -> list
                 )
             )  # fmt: skip
     return below
-
-
-def _tally(gains: Sequence[float]) -> tuple[int, int, int]:
-    wins = sum(g > EPSILON for g in gains)
-    losses = sum(g < -EPSILON for g in gains)
-    return wins, losses, len(gains) - wins - losses
 
 
 def _mean(summary: MetricSummary | None) -> float | None:

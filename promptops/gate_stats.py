@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from promptops.evaluators.aggregate import MetricSummary
-from promptops.gate import EPSILON, Check, format_value, item_value
 from promptops.llm import provider_name
 from promptops.model import GatePolicy
 from promptops.results import ExperimentResult, ItemResult
@@ -31,6 +30,7 @@ from promptops.statistics import (
     sign_test_min_wins,
     wilson,
 )
+from promptops.verdict import EPSILON, Check, format_value, item_value
 
 LATENCY = ("latency_p50", "latency_p95")
 NOT_SCORES = (*LATENCY, "error_rate")

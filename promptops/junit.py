@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 
 from promptops.evaluators.base import as_text
-from promptops.gate import format_value
 from promptops.runview import ItemRow, PromptView, RunView, showable
 from promptops.sensitive import redact
+from promptops.verdict import format_value
 
 PREVIEW_CHARS = 500  # per value in system-out: enough to see the answer, short enough to scroll past
 TextFn = Callable[[object], str]

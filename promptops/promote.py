@@ -15,7 +15,7 @@ from typing import Literal
 from promptops.budget import NotEvaluated
 from promptops.errors import Interrupted
 from promptops.experiments import RunFn
-from promptops.gate import Verdict, judge
+from promptops.gate import judge
 from promptops.model import DatasetSpec, GatePolicy, Project, PromptSpec, RenderedPrompt
 from promptops.plan import PromptPlan
 from promptops.publish import Origin
@@ -31,6 +31,7 @@ from promptops.registry.labels import (
 from promptops.render import content_hash
 from promptops.results import Evaluation, ExperimentResult
 from promptops.runner import INTERRUPTED, Subject
+from promptops.verdict import Verdict
 
 Outcome = Literal["promoted", "rejected", "conflict", "already-promoted"]  # of a decision
 

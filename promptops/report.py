@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from promptops.cost import format_usd
-from promptops.gate import Verdict
 from promptops.model import Diagnostic
 from promptops.results import Evaluation
 from promptops.sensitive import redact
+from promptops.verdict import Verdict
 from promptops.verdict_render import verdict_markdown
 
 MARKER = "<!-- promptops-report -->"

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from promptops.gate import EPSILON, Verdict, item_value
 from promptops.model import Diagnostic
 from promptops.results import Evaluation, ExperimentResult, ItemResult
+from promptops.verdict import EPSILON, Verdict, item_value
 
 if TYPE_CHECKING:
     from promptops.api import CheckResult, ExperimentOutcome, SyncResult

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from promptops.cost import CallStats
-from promptops.gate import Verdict, format_value
 from promptops.gate_stats import MetricStatistics
 from promptops.statistics import Interval
+from promptops.verdict import Verdict, format_value
 
 
 def _runs(verdict: Verdict) -> list[tuple[str, CallStats]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from promptops import verdict_extras
 from promptops.evaluators.base import as_text
-from promptops.gate import ItemChange, MetricRow, Verdict, format_metric
+from promptops.verdict import ItemChange, MetricRow, Verdict, format_metric
 
 CELL_CHARS = 200  # Markdown table cells: long outputs would bury the table
 PREVIEW_CHARS = 80  # terminal previews: one line each

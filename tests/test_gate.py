@@ -10,18 +10,11 @@ import pytest
 
 from promptops.evaluators.aggregate import MetricSummary, error_rate, summarize, summarize_latency
 from promptops.evaluators.base import DataType, Score
-from promptops.gate import (
-    Check,
-    ItemChange,
-    MetricRow,
-    SignificanceResult,
-    format_value,
-    judge,
-    paired_bootstrap,
-    sign_test,
-)
+from promptops.gate import judge
 from promptops.model import GatePolicy, Guardrail
 from promptops.results import ExperimentResult, ItemResult
+from promptops.significance import paired_bootstrap, sign_test
+from promptops.verdict import Check, ItemChange, MetricRow, SignificanceResult, format_value
 
 LOWER_IS_BETTER = {"latency_p50", "latency_p95", "error_rate"}
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from promptops.gate import format_value
 from promptops.htmlreport import html_report
 from promptops.htmlreport.charts import _bins
 from promptops.htmlreport.diffs import prompt_diff, word_diff
 from promptops.htmlreport.stats import interval, percentile
 from promptops.results import Evaluation
 from promptops.runview import item_rows
+from promptops.verdict import format_value
 from tests.helpers import git, run_cli
 from tests.langfuse_double.server import LangfuseDouble
 from tests.report_stories import (

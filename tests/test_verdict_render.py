@@ -7,9 +7,10 @@ from dataclasses import replace
 
 from promptops.evaluators.aggregate import error_rate, summarize, summarize_latency
 from promptops.evaluators.base import Score
-from promptops.gate import ItemChange, Verdict, judge
+from promptops.gate import judge
 from promptops.model import GatePolicy, Guardrail
 from promptops.results import ExperimentResult, ItemResult
+from promptops.verdict import ItemChange, Verdict
 from promptops.verdict_render import verdict_json, verdict_markdown, verdict_text
 
 CAPITALS = {"france": "Paris", "peru": "Lima", "italy": "Rome", "spain": "Madrid"}

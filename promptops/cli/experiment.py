@@ -45,7 +45,7 @@ def result_json(result: Any) -> dict[str, Any]:
 
 def echo_result(result: Any, redact_patterns: Sequence[str], worst: int = 5) -> None:
     """Print the aggregates table, why items failed, and the worst items (failed or scored false)."""
-    from promptops.gate import format_metric
+    from promptops.verdict import format_metric
 
     click.echo(f"{result.prompt} — {result.subject} on {result.dataset} with {result.model} (seed {result.seed})")
     click.echo(f"{'metric':<20} {'mean':>9} {'pass rate':>10} {'n':>5} {'failed':>7}")

@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from promptops.gate import EPSILON, format_value
 from promptops.htmlreport.markup import el
 from promptops.htmlreport.stats import percentile
+from promptops.verdict import EPSILON, format_value
 
 LABEL_W = 78  # the left column: "baseline" / "candidate"
 VALUE_W = 96  # the right column: the value and its interval

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from promptops.gate import item_value
 from promptops.htmlreport import charts
 from promptops.htmlreport.markup import Text, el
 from promptops.htmlreport.metrics import higher_is_better, mean, metric_names
 from promptops.htmlreport.stats import interval, latencies
 from promptops.results import ExperimentResult
 from promptops.runview import PromptView
+from promptops.verdict import item_value
 
 LATENCY_METRICS = ("latency_p50", "latency_p95")  # drawn on the latency chart, in milliseconds
 

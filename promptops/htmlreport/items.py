@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptops.evaluators.base import Score
-from promptops.gate import format_value
 from promptops.htmlreport.charts import gain_class
 from promptops.htmlreport.diffs import word_diff
 from promptops.htmlreport.markup import Text, el
 from promptops.results import ItemResult
 from promptops.runview import STATUS_ORDER, ItemRow, ItemStatus, PromptView, count
+from promptops.verdict import format_value
 
 
 def items_section(prompt: PromptView, t: Text, trace_urls: Mapping[str, str]) -> str:

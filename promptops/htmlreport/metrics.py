@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from promptops.gate import format_value
 from promptops.htmlreport.charts import gain_class
 from promptops.htmlreport.markup import Text, el
 from promptops.htmlreport.stats import interval
 from promptops.results import ExperimentResult
 from promptops.runview import PromptView
+from promptops.verdict import format_value
 
 
 def metric_names(prompt: PromptView) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from promptops.gate import item_value
 from promptops.results import ExperimentResult
+from promptops.verdict import item_value
 
 Z_95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
