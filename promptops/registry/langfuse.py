@@ -370,7 +370,8 @@ class LangfuseRegistry:
         return self.datasets.listing()
 
     def close(self) -> None:
-        """Flush what the SDK buffered (traces, scores); the client stays usable by this process."""
+        """Flush what the SDK buffered (traces, scores) and the state cache; the client stays usable."""
+        self.listing.flush()
         self.client.flush()
 
 

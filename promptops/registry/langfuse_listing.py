@@ -12,6 +12,7 @@ number would not carry).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,11 +36,14 @@ class LangfuseListing:
     def __init__(self, client: Any, calls: Caller, cache: SignedJson | None) -> None:
         self.client, self.calls, self.cache = client, calls, cache
         self._cached: dict[str, Any] | None = None
+        self._dirty = False
+        self._lock = threading.Lock()  # diffs fetch texts from several threads at once
 
     def _loaded(self) -> dict[str, Any]:
-        if self._cached is None:
-            self._cached = self.cache.load() if self.cache else {}
-        return self._cached
+        with self._lock:
+            if self._cached is None:
+                self._cached = self.cache.load() if self.cache else {}
+            return self._cached
 
     def states(self) -> list[PromptState]:
         """Return every prompt's state: the unfiltered listing, plus production where it may have moved."""
@@ -77,12 +81,23 @@ class LangfuseListing:
         ]
 
     def _remember(self, update: dict[str, Any]) -> None:
-        if self.cache is None or (not self._loaded() and not any(update.values())):
-            return  # nothing to remember: no cache file appears for an empty project
-        data = {**self._loaded(), **update}
-        if data != self._loaded():
-            self.cache.save(data)
-            self._cached = data
+        """Merge `update` into what is cached; `flush()` writes it (once per command, not once per change)."""
+        if self.cache is None:
+            return
+        loaded = self._loaded()
+        with self._lock:
+            if not loaded and not any(update.values()):
+                return  # nothing to remember: no cache file appears for an empty project
+            data = {**loaded, **update}
+            if data != loaded:
+                self._cached, self._dirty = data, True
+
+    def flush(self) -> None:
+        """Write the cache if this command changed it."""
+        with self._lock:
+            if self.cache is not None and self._dirty and self._cached is not None:
+                self.cache.save(self._cached)
+                self._dirty = False
 
     def _all(self, label: str | None) -> list[Any]:
         """Fetch page 1 of a listing, then (totalPages now known) all remaining pages at once."""
@@ -130,8 +145,7 @@ class LangfuseListing:
         mark = next((label for label in v.labels if CONTENT_RE.match(label)), None)
         if mark is None or self.cache is None:
             return
-        content = dict(self._loaded().get("content", {}))
-        content[f"{v.name}\0{v.version}\0{mark}"] = {
+        entry = {
             "type": v.type,
             "prompt": v.prompt if isinstance(v.prompt, str) else [dict(m) for m in v.prompt],
             "config": dict(v.config),
@@ -140,7 +154,11 @@ class LangfuseListing:
             "created_at": v.created_at,
             "created_by": v.created_by,
         }
-        self._remember({"content": content})
+        self._loaded()
+        with self._lock:  # read-modify-write of the content map, under the lock: threads add texts at once
+            assert self._cached is not None
+            content = {**self._cached.get("content", {}), f"{v.name}\0{v.version}\0{mark}": entry}
+            self._cached, self._dirty = {**self._cached, "content": content}, True
 
 
 def _production_meta(meta: Any) -> dict[str, Any]:
