@@ -7,7 +7,7 @@ rerun with the same file runs only the rest. A line cut short by the kill (no ne
     {"kind": "header", "format": "promptops-results", "version": 1, "command": "check", "shard": "2/4", ...}
     {"kind": "run", "run_id": "...", "prompt": "...", "subject": "this branch", "content_hash": "...", ...}
     {"kind": "pair", "run": "<run_id>", "item": "france", "repeat": 0, "output": "Paris", "scores": [...], ...}
-    {"kind": "end", "run": "<run_id>", "stopped": null}
+    {"kind": "end", "run": "<run_id>", "stopped": null, "calls": {"live_calls": 10, "cost_usd": 0.0, ...}}
 
 A pair may appear more than once (a failed pair run again): the last line wins. Dataset items are not copied: the
 dataset fingerprint ties the file to them. docs/sharding.md describes every field.
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from promptops.cost import CallStats
 from promptops.errors import ShardError
 from promptops.evaluators.base import Score
 from promptops.model import DatasetItem
@@ -127,6 +128,7 @@ class ResultsFile:
     runs: tuple[RunRecord, ...] = ()
     pairs: Mapping[str, Mapping[Pair, PairRecord]] = field(default_factory=dict)  # by run id
     ended: Mapping[str, str | None] = field(default_factory=dict)  # run id -> stopped reason, for ended runs
+    calls: Mapping[str, CallStats] = field(default_factory=dict)  # run id -> the model calls of its last attempt
 
     def name(self) -> str:
         """Return how messages name the file: "shard 2/4 (path)"."""
@@ -152,6 +154,7 @@ def read(path: Path) -> ResultsFile:
     runs: dict[str, RunRecord] = {}
     pairs: dict[str, dict[Pair, PairRecord]] = {}
     ended: dict[str, str | None] = {}
+    calls: dict[str, CallStats] = {}
     for number, line in enumerate(complete[1:], start=2):
         if not line.strip():
             continue
@@ -170,12 +173,14 @@ def read(path: Path) -> ResultsFile:
                 ended.pop(pair.run_id, None)  # a run resumed after it ended is open again until its next end
             elif kind == "end":
                 ended[str(data["run"])] = data.get("stopped")
+                if data.get("calls") is not None:
+                    calls[str(data["run"])] = _calls(data["calls"])
             else:
                 raise ValueError(f"unknown kind {kind!r}")
         except (KeyError, TypeError, ValueError) as exc:
             message = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ShardError(f"{path}:{number}: not a valid results line: {message}") from None
-    return ResultsFile(path, header, tuple(runs.values()), pairs, ended)
+    return ResultsFile(path, header, tuple(runs.values()), pairs, ended, calls)
 
 
 def _load(path: Path, number: int, line: str) -> dict[str, Any]:
@@ -227,6 +232,10 @@ def _run(data: dict[str, Any]) -> RunRecord:
     )
 
 
+def _calls(data: dict[str, Any]) -> CallStats:
+    return CallStats(**{**data, "unpriced": tuple(data.get("unpriced", ()))})
+
+
 def _pair(data: dict[str, Any]) -> PairRecord:
     scores = tuple(Score(str(s["name"]), s["value"], s["type"], s.get("comment")) for s in data.get("scores", ()))
     latency = data.get("latency_s")
@@ -276,9 +285,12 @@ def pair_line(record: PairRecord) -> dict[str, Any]:
     return line
 
 
-def end_line(run_id: str, stopped: str | None) -> dict[str, Any]:
-    """Return the line that says a run ended (and why it stopped early, if it did)."""
-    return {"kind": "end", "run": run_id, "stopped": stopped}
+def end_line(run_id: str, stopped: str | None, calls: CallStats | None = None) -> dict[str, Any]:
+    """Return the line that says a run ended (and why it stopped early, if it did), with its model calls."""
+    line: dict[str, Any] = {"kind": "end", "run": run_id, "stopped": stopped}
+    if calls is not None:
+        line["calls"] = calls.to_dict()
+    return line
 
 
 def _encode(line: Mapping[str, Any]) -> str:
@@ -328,5 +340,6 @@ def write(results: ResultsFile) -> None:
             handle.write(_encode(run_line(record)))
             handle.writelines(_encode(pair_line(p)) for p in results.pairs.get(record.run_id, {}).values())
             if record.run_id in results.ended:
-                handle.write(_encode(end_line(record.run_id, results.ended[record.run_id])))
+                ended = end_line(record.run_id, results.ended[record.run_id], results.calls.get(record.run_id))
+                handle.write(_encode(ended))
     os.replace(tmp, path)

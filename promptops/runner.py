@@ -57,6 +57,7 @@ class RunHooks:
     run_name: str | None = None
     stopped: str | None = None  # a joined run: why one of its shards stopped early
     calls: CallStats | None = None  # a joined run: the model calls its shards made (it makes none itself)
+    on_end: Callable[[ExperimentResult], None] | None = None  # called once with the run's result (also interrupted)
 
 
 @dataclass
@@ -121,7 +122,7 @@ class ExperimentRun:
         hooks = hooks or RunHooks()
         if hooks.pairs is not None:
             self.plan = [(item, repeat) for item, repeat in self.plan if hooks.pairs(item.id, repeat)]
-        self._on_result, self._calls_made = hooks.on_result, hooks.calls
+        self._on_result, self._on_end, self._calls_made = hooks.on_result, hooks.on_end, hooks.calls
         kept = ((i, hooks.done.get((item.id, repeat))) for i, (item, repeat) in enumerate(self.plan))
         self.results: dict[int, ItemResult] = {i: result for i, result in kept if result is not None}
         self.failed = sum(r.failed for r in self.results.values())
@@ -169,6 +170,8 @@ class ExperimentRun:
             self.stopped = INTERRUPTED  # called from outside a live run: Ctrl-C reached the sync wrapper
         self._result = self.result()
         self.tracer.finish_run(self.info, self._result)
+        if self._on_end is not None:
+            self._on_end(self._result)
         if self.progress is not None:
             self.progress(len(self.plan), len(self.plan))
         return self._result

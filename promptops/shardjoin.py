@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptops.cost import CallStats
 from promptops.errors import ShardError
 from promptops.resultsfile import Header, Pair, PairRecord, ResultsFile, RunRecord
 from promptops.shards import WHOLE
@@ -22,6 +23,7 @@ class JoinedRun:
     record: RunRecord
     pairs: Mapping[Pair, PairRecord]
     stopped: str | None = None
+    calls: CallStats = CallStats()  # the model calls of every shard, added up
 
     @property
     def failed(self) -> int:
@@ -45,7 +47,8 @@ class Joined:
         header = Header(self.command, WHOLE, self.run_key, self.git_commit, joined=self.shards)
         runs = tuple(run.record for run in self.runs)
         pairs = {run.record.run_id: _in_plan_order(run) for run in self.runs}
-        return ResultsFile(path, header, runs, pairs, {run.record.run_id: run.stopped for run in self.runs})
+        ended = {run.record.run_id: run.stopped for run in self.runs}
+        return ResultsFile(path, header, runs, pairs, ended, {run.record.run_id: run.calls for run in self.runs})
 
 
 def join(files: Sequence[ResultsFile]) -> Joined:
@@ -58,11 +61,13 @@ def join(files: Sequence[ResultsFile]) -> Joined:
     for record in first.runs:
         pairs: dict[Pair, PairRecord] = {}
         stopped = None
+        calls = []
         for shard_file in ordered:
             mine = _same_run(first, shard_file, record)
             pairs.update(_covered(shard_file, mine))
             stopped = stopped or shard_file.ended.get(mine.run_id)
-        runs.append(JoinedRun(record, pairs, stopped))
+            calls.append(shard_file.calls.get(mine.run_id, CallStats()))
+        runs.append(JoinedRun(record, pairs, stopped, added_up(calls)))
     for shard_file in ordered[1:]:
         extra = [r for r in shard_file.runs if r.key not in {run.key for run in first.runs}]
         if extra:
@@ -190,6 +195,26 @@ def _covered(shard_file: ResultsFile, record: RunRecord) -> dict[Pair, PairRecor
             f"plan ({_examples(extra)}): it was not written for this partition of this dataset"
         )
     return dict(got)
+
+
+def added_up(stats: Sequence[CallStats]) -> CallStats:
+    """Return the model calls of several shards as those of one run: counts and cost summed, the rest merged."""
+    costs = [s.cost_usd for s in stats]
+    lowest = [s.lowest_concurrency for s in stats if s.lowest_concurrency is not None]
+    return CallStats(
+        live_calls=sum(s.live_calls for s in stats),
+        replayed_calls=sum(s.replayed_calls for s in stats),
+        input_tokens=sum(s.input_tokens for s in stats),
+        output_tokens=sum(s.output_tokens for s in stats),
+        cost_usd=None if any(c is None for c in costs) else sum(c for c in costs if c is not None),
+        unpriced=tuple(dict.fromkeys(model for s in stats for model in s.unpriced)),
+        rate_limited=sum(s.rate_limited for s in stats),
+        concurrency=next((s.concurrency for s in stats if s.concurrency is not None), None),
+        lowest_concurrency=min(lowest) if lowest else None,
+        missing=sum(s.missing for s in stats),
+        unavailable=next((s.unavailable for s in stats if s.unavailable), None),
+        stopped_by_budget=next((s.stopped_by_budget for s in stats if s.stopped_by_budget), None),
+    )
 
 
 def _examples(pairs: Sequence[Pair]) -> str:

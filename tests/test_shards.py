@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from promptops import resultsfile
+from promptops.cost import CallStats
 from promptops.errors import ShardError
 from promptops.evaluators.base import Score
 from promptops.model import DatasetItem
 from promptops.resultsfile import Header, PairRecord, ResultsFile, RunRecord
-from promptops.shardjoin import join
+from promptops.shardjoin import added_up, join
 from promptops.shards import WHOLE, Shard, shard_of
 
 IDS = [f"item-{n:03d}" for n in range(60)]
@@ -259,3 +260,18 @@ def test_shards_of_different_partitions_commands_or_runs_are_refused(tmp_path: P
         join([two[0], experiment])
     with pytest.raises(ShardError, match="no results files to join"):
         join([])
+
+
+def test_the_model_calls_of_the_shards_add_up_to_one_run(tmp_path: Path) -> None:
+    one = CallStats(3, 1, 30, 6, 0.5, (), 2, 4, 2, 0, None, None)
+    two = CallStats(2, 0, 20, 4, 0.25, ("gpt-x",), 0, 4, None, 1, "no key", "budget reached")
+    assert added_up([one, two]) == CallStats(5, 1, 50, 10, 0.75, ("gpt-x",), 2, 4, 2, 1, "no key", "budget reached")
+    assert added_up([one, CallStats(cost_usd=None)]).cost_usd is None  # one unpriced shard: the cost is unknown
+    files = shard_files(tmp_path, 2)
+    files = [
+        ResultsFile(f.path, f.header, f.runs, f.pairs, f.ended, {"r1": s})
+        for f, s in zip(files, (one, two), strict=True)
+    ]
+    resultsfile.write(files[1])
+    assert resultsfile.read(files[1].path).calls == {"r1": two}
+    assert join(files).runs[0].calls == added_up([one, two])
