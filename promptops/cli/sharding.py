@@ -50,7 +50,7 @@ def shard_options(command: F) -> F:
             "--from",
             "sources",
             multiple=True,
-            type=click.Path(exists=True, path_type=Path),
+            type=click.Path(path_type=Path),
             help="Judge the joined shards instead of running: a results file or a folder of them (repeatable). "
             "Fails, naming it, on a missing, repeated or mismatched shard.",
         ),
