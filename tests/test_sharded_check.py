@@ -316,6 +316,12 @@ def test_an_unfinished_shard_fails_the_join_and_says_how_to_finish_it(
         f"wrote {tmp_path / 'joined.jsonl'}: judge it with `promptops check --from {tmp_path / 'joined.jsonl'}`",
     ]
     assert cli(capsys, "check", "--base", "main", "--from", str(tmp_path / "joined.jsonl")).code == 1
+    as_json = json.loads(cli(capsys, "merge", str(tmp_path / "joined.jsonl"), "--json").out)
+    assert (as_json["command"], as_json["run_key"], as_json["shards"]) == ("check", "pr-7", 1)
+    assert [(r["subject"], r["pairs"], r["failed"], r["stopped"]) for r in as_json["runs"]] == [
+        ("this branch", 20, 0, None),
+        ("base ref", 20, 0, None),
+    ]
 
 
 def test_results_of_another_commit_fail_the_join_in_this_checkout(
