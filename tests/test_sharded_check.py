@@ -5,7 +5,6 @@ and shards that are not one run (missing, twice, another prompt version, another
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ NEW_ITEM = """\
     input: {country: Chile}
     expected_output: Santiago
 """
-TIMING = re.compile(r"^\| latency_p(50|95) ")
 
 
 @pytest.fixture
@@ -57,20 +55,6 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
     result = run_cli(capsys, *args)
     assert "Traceback" not in result.err and "internal error" not in result.err, result.err
     return result
-
-
-def untimed(markdown: str) -> str:
-    """Return the report without its latency rows: they time this machine, not the prompt."""
-    return "\n".join(line for line in markdown.splitlines() if not TIMING.match(line))
-
-
-def untimed_json(data: dict[str, Any]) -> dict[str, Any]:
-    """Return check's JSON without the latency metrics."""
-    for prompt in data["prompts"]:
-        if prompt["verdict"]:
-            rows = prompt["verdict"]["metrics"]
-            prompt["verdict"]["metrics"] = [m for m in rows if not m["name"].startswith("latency")]
-    return data
 
 
 def unsharded(capsys: pytest.CaptureFixture[str], root: Path) -> tuple[int, str, dict[str, Any]]:
@@ -119,10 +103,11 @@ def test_joined_shards_give_the_unsharded_verdict_and_report(
 
     joined = cli(capsys, "check", "--base", "main", "--from", str(tmp_path / "shards"), "--report", "joined.md")
     assert joined.code == 1
-    assert untimed((repo / "joined.md").read_text("utf-8")) == untimed(report)
-    assert [line for line in report.splitlines() if TIMING.match(line)]  # there were timing rows to leave out
+    # Byte for byte, latencies included: the mock's latency is simulated, so an unsharded run has no timing field
+    # that differs from run to run (a real model's latency rows would, measured as they are).
+    assert (repo / "joined.md").read_text("utf-8") == report
     as_json = cli(capsys, "check", "--base", "main", *(f"--from={p}" for p in files), "--format", "json")
-    assert (as_json.code, untimed_json(json.loads(as_json.out))) == (1, untimed_json(data))
+    assert (as_json.code, json.loads(as_json.out)) == (1, data)
     assert f"joined {count} results file(s) of run key commit-" in as_json.err
 
 
@@ -173,8 +158,7 @@ def test_the_sharded_experiment_gives_the_unsharded_result(
 ) -> None:
     def comparable(out: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(out)
-        data["metrics"] = {k: v for k, v in data["metrics"].items() if not k.startswith("latency")}
-        return {k: v for k, v in data.items() if k != "run_id"}
+        return {k: v for k, v in data.items() if k != "run_id"}  # a run's own id, the shards' derived one
 
     plain = cli(capsys, "experiment", "capital-cities", "--json")
     for index in (1, 2, 3):
@@ -219,7 +203,7 @@ def test_a_resumed_check_runs_only_the_failed_and_missing_pairs(
         "  capital-cities · this branch: 20 pairs (1 run now, 19 kept from before, 0 failed)",
         "  capital-cities · base ref: 20 pairs (3 run now, 17 kept from before, 0 failed)",
     ]
-    assert untimed((repo / "again.md").read_text("utf-8")) == untimed(report)
+    assert (repo / "again.md").read_text("utf-8") == report
 
 
 # -- shards that are not one run ------------------------------------------------------------------------------------
