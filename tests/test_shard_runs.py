@@ -147,3 +147,51 @@ def _owned(item: str) -> bool:
     from promptops.shards import Shard
 
     return Shard(2, 3).owns(item, 0)
+
+
+FAILING_PROMPT = """\
+prompt: |
+  Question: What is the capital of {{ country }}?
+variables:
+  country: {type: string}
+experiment:
+  dataset: many
+  model: mock-llm-v1
+  model_options: {failure_rate: 1.0}
+  retries: 0
+  concurrency: 1
+  evaluators:
+    - type: char_length
+      name: answer_length
+"""
+
+
+def test_a_shard_that_stops_early_records_its_unrun_pairs_and_the_join_stops_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "GITHUB_RUN_ID", "PROMPTOPS_RUN_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    items = "".join(f"  - id: c{n:03d}\n    input: {{country: 'Country {n}'}}\n" for n in range(40))
+    root = make_project(
+        tmp_path / "repo", {"prompts/slow.yaml": FAILING_PROMPT, "prompts/datasets/many.yaml": f"items:\n{items}"}
+    )
+    git_init(root)
+    monkeypatch.chdir(root)
+    for index in (1, 2):
+        assert (
+            run_cli(
+                capsys, "experiment", "slow", "--shard", f"{index}/2", "--results", f"{tmp_path}/{index}.jsonl"
+            ).code
+            == 0
+        )
+    one = tmp_path / "1.jsonl"
+    pairs = lines(one, "pair")
+    reasons = Counter(p["error"].split(":")[0] for p in pairs)
+    tried = len(pairs) // 2 + 1  # the first failure past max_failure_rate 0.5 of the shard's pairs stops it
+    assert reasons == {"model error": tried, "not run": len(pairs) - tried}
+    assert lines(one, "end")[0]["stopped"] == "failure threshold"
+    joined = run_cli(
+        capsys, "experiment", "slow", "--from", f"{tmp_path}/1.jsonl", "--from", f"{tmp_path}/2.jsonl", "--json"
+    )
+    data = json.loads(joined.out)
+    assert (joined.code, data["stopped"], len(data["items"])) == (1, "failure threshold", 40)
