@@ -81,6 +81,10 @@ class ExperimentError(PromptopsError):
     """An experiment could not run (not a failed item: those are results)."""
 
 
+class ShardError(PromptopsError):
+    """Results files do not make one whole run (a shard missing, twice, or of another run), or one is unreadable."""
+
+
 class Interrupted(PromptopsError):
     """The user stopped a run (Ctrl-C); nothing was decided on a partial experiment."""
 

@@ -11,7 +11,7 @@ from promptops.errors import ConfigError
 from promptops.model import RESPONSES_MODES, DatasetSpec, ProjectConfig, PromptSpec, ResponsesMode
 from promptops.registry.base import Registry
 from promptops.results import ExperimentResult
-from promptops.runner import Subject
+from promptops.runner import RunHooks, Subject
 from promptops.tracing.base import Tracer
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # Progress: given a title, returns a callback (done, total) for one run; the CLI draws it on stderr.
 Progress = Callable[[str], Callable[[int, int], None]]
 RunFn = Callable[[Subject, DatasetSpec, PromptSpec], ExperimentResult]
+HooksFor = Callable[[Subject, DatasetSpec, PromptSpec], RunHooks]  # one run's hooks (promptops/sharded.py)
 
 
 def tracer_for(root: Path, config: ProjectConfig, registry: Registry) -> Tracer:
@@ -66,10 +67,11 @@ class Runner:
         git_commit: str | None,
         session: ModelSession,
         linked: bool = True,
+        hooks: HooksFor | None = None,
     ) -> None:
         from promptops.tracing.base import DATASET_LINK, UNLINKED
 
-        self.tracer, self.progress, self.session = tracer, progress, session
+        self.tracer, self.progress, self.session, self.hooks = tracer, progress, session, hooks
         metadata = {"git_commit": git_commit} if git_commit else {}
         if not linked:
             # The items are not the registry's dataset (uncommitted or not uploaded): traces do not point at it.
@@ -87,7 +89,7 @@ class Runner:
         )
         return runner.run(
             subject, dataset, spec.experiment, tracer=self.tracer, progress=callback, metadata=self.metadata,
-            calls=calls,
+            calls=calls, hooks=self.hooks(subject, dataset, spec) if self.hooks else None,
         )  # fmt: skip
 
     def preflight(self, spec: PromptSpec, dataset: DatasetSpec, subjects: Sequence[Subject]) -> None:
@@ -104,12 +106,15 @@ def runner_for(
     git_commit: str | None = None,
     linked: bool = True,
     session: ModelSession | None = None,
+    hooks: HooksFor | None = None,
 ) -> Runner:
     """Return a runner for one subject's experiment, recorded by `tracer` with the git commit.
 
     `linked=False`: the items are not the registry's dataset (uncommitted or not uploaded), so the run's traces
-    do not point at the registry's dataset items.
+    do not point at the registry's dataset items. `hooks` runs part of each plan (a shard, a resume, a join).
     """
     from promptops.model_calls import ModelSession
 
-    return Runner(tracer, progress, git_commit=git_commit, session=session or ModelSession(), linked=linked)
+    return Runner(
+        tracer, progress, git_commit=git_commit, session=session or ModelSession(), linked=linked, hooks=hooks
+    )

@@ -41,6 +41,18 @@ def fingerprint(spec: PromptSpec, dataset: DatasetSpec | None, root: Path) -> st
             "gate": _gate(spec.gate),
             "code": {ref: _code_digest(root, ref) for ref in sorted(set(_custom_code(spec)))},
         }
+    return _digest(body)
+
+
+def dataset_fingerprint(dataset: DatasetSpec) -> str:
+    """Return the hash of the dataset's part of the fingerprint (items and knowledge base), `sha256:<hex>`.
+
+    Results files carry it beside the whole fingerprint, so a shard run on other items is named as such.
+    """
+    return _digest(_dataset(dataset))
+
+
+def _digest(body: Any) -> str:
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from promptops.cost import CallStats
 from promptops.errors import ExperimentError, ModelError
 from promptops.evaluators import EvalCase, Evaluator, Score, build_evaluator
 from promptops.evaluators.aggregate import MetricSummary, error_rate, summarize, summarize_latency
@@ -24,7 +25,7 @@ from promptops.results import EVALUATOR_ERROR, ExperimentResult, ItemResult
 from promptops.tasks import MissingVariable, Task, TaskContext, TaskResult, get_task
 from promptops.tracing.base import ItemTrace, RunInfo, Subject, Tracer, new_id
 
-__all__ = ["BUDGET", "ExperimentRun", "Subject", "backoff_s", "run", "run_experiment"]
+__all__ = ["BUDGET", "ExperimentRun", "RunHooks", "Subject", "backoff_s", "run", "run_experiment"]
 
 MIN_ITEMS_BEFORE_STOP = 5  # a run is not stopped on the say-so of its first one or two items
 INTERRUPTED = "interrupted"
@@ -40,6 +41,23 @@ NOT_RUN_REASONS: Mapping[str, str] = {
 }
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RunHooks:
+    """Ways to run part of a plan (a shard, a resume, a join of shards); the default runs all of it.
+
+    promptops/sharded.py builds these: the runner itself knows nothing of shards or results files.
+    """
+
+    pairs: Callable[[str, int], bool] | None = None  # plan only the (item id, repeat) pairs this accepts
+    done: Mapping[tuple[str, int], ItemResult] = field(default_factory=dict)  # finished before: kept, not run
+    on_result: Callable[[ItemResult], None] | None = None  # called as each pair finishes, in finishing order
+    run_id: str | None = None  # fixed, so the shards of one run share their experiment id and name
+    run_name: str | None = None
+    stopped: str | None = None  # a joined run: why one of its shards stopped early
+    calls: CallStats | None = None  # a joined run: the model calls its shards made (it makes none itself)
+    on_end: Callable[[ExperimentResult], None] | None = None  # called once with the run's result (also interrupted)
 
 
 @dataclass
@@ -83,6 +101,7 @@ class ExperimentRun:
         progress: Progress | None = None,
         metadata: Mapping[str, str] | None = None,
         calls: RunCalls | None = None,
+        hooks: RunHooks | None = None,
     ) -> None:
         if spec.concurrency < 1 or spec.repeats < 0 or spec.retries < 0:
             raise ExperimentError("concurrency must be >= 1, repeats and retries >= 0")
@@ -100,17 +119,22 @@ class ExperimentRun:
         self.progress = progress
         # Repeat-major, so a run stopped early has covered as many distinct items as it could.
         self.plan = [(item, repeat) for repeat in range(spec.repeats) for item in dataset.items]
-        self.results: dict[int, ItemResult] = {}
-        self.failed = 0
-        self._scheduled = 0
-        self.stopped: str | None = None
+        hooks = hooks or RunHooks()
+        if hooks.pairs is not None:
+            self.plan = [(item, repeat) for item, repeat in self.plan if hooks.pairs(item.id, repeat)]
+        self._on_result, self._on_end, self._calls_made = hooks.on_result, hooks.on_end, hooks.calls
+        kept = ((i, hooks.done.get((item.id, repeat))) for i, (item, repeat) in enumerate(self.plan))
+        self.results: dict[int, ItemResult] = {i: result for i, result in kept if result is not None}
+        self.failed = sum(r.failed for r in self.results.values())
+        self._scheduled = len(self.results)
+        self.stopped: str | None = hooks.stopped
         self._deadline = float("inf")
         self._in_flight: set[asyncio.Task[None]] = set()
         self._result: ExperimentResult | None = None
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         self.info = RunInfo(
-            run_id=new_id(8),
-            name=f"{subject.rendered.name} - {subject.description} - {started}",
+            run_id=hooks.run_id or new_id(8),
+            name=hooks.run_name or f"{subject.rendered.name} - {subject.description} - {started}",
             subject=subject,
             dataset=dataset.name,
             model=spec.model,
@@ -146,6 +170,8 @@ class ExperimentRun:
             self.stopped = INTERRUPTED  # called from outside a live run: Ctrl-C reached the sync wrapper
         self._result = self.result()
         self.tracer.finish_run(self.info, self._result)
+        if self._on_end is not None:
+            self._on_end(self._result)
         if self.progress is not None:
             self.progress(len(self.plan), len(self.plan))
         return self._result
@@ -154,6 +180,8 @@ class ExperimentRun:
         slots = asyncio.Semaphore(self.spec.concurrency)
         try:
             for index, (item, repeat) in enumerate(self.plan):
+                if index in self.results:
+                    continue  # finished before (hooks.done)
                 await slots.acquire()
                 if self._should_stop():
                     slots.release()
@@ -288,6 +316,8 @@ class ExperimentRun:
     def _record(self, index: int, result: ItemResult) -> None:
         self.results[index] = result
         self.failed += result.failed
+        if self._on_result is not None:
+            self._on_result(result)
         planned, done = len(self.plan), len(self.results)
         enough = done >= min(MIN_ITEMS_BEFORE_STOP, planned)
         unscheduled = self._scheduled < planned  # with nothing left to skip there is nothing to stop
@@ -319,7 +349,7 @@ class ExperimentRun:
                 **({"metric_errors": problems} if problems else {}),
                 **({"pass_thresholds": thresholds} if (thresholds := self._thresholds()) else {}),
             },
-            calls=self.calls.stats(),
+            calls=self._calls_made or self.calls.stats(),
         )
 
     def _thresholds(self) -> dict[str, float]:
@@ -364,11 +394,12 @@ async def run_experiment(
     progress: Progress | None = None,
     metadata: Mapping[str, str] | None = None,
     calls: RunCalls | None = None,
+    hooks: RunHooks | None = None,
 ) -> ExperimentResult:
     """Run `spec` for `subject` on every item of `dataset`; every planned item comes back as an ItemResult."""
     experiment = ExperimentRun(
         subject, dataset, spec, tracer=tracer, provider=provider, evaluators=evaluators,
-        progress=progress, metadata=metadata, calls=calls,
+        progress=progress, metadata=metadata, calls=calls, hooks=hooks,
     )  # fmt: skip
     return await experiment.execute()
 
@@ -384,11 +415,12 @@ def run(
     progress: Progress | None = None,
     metadata: Mapping[str, str] | None = None,
     calls: RunCalls | None = None,
+    hooks: RunHooks | None = None,
 ) -> ExperimentResult:
     """Run an experiment to completion; Ctrl-C returns the partial result with stopped="interrupted"."""
     experiment = ExperimentRun(
         subject, dataset, spec, tracer=tracer, provider=provider, evaluators=evaluators,
-        progress=progress, metadata=metadata, calls=calls,
+        progress=progress, metadata=metadata, calls=calls, hooks=hooks,
     )  # fmt: skip
     try:
         asyncio.run(_without_result(experiment.execute()))

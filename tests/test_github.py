@@ -38,6 +38,9 @@ EXAMPLE_VALUES = {
     "HTML": "promptops-report.html",
     "PROMPT": "support-agent",
     "REPORT": "promptops-report.md",
+    "RUNNER_TEMP": "/home/runner/work/_temp",
+    "SHARD": "2",
+    "SHARDS": "4",
     "TO_VERSION": "3",
 }
 
@@ -180,8 +183,8 @@ def test_every_promptops_invocation_exists_in_the_cli() -> None:
         found[HOOKS.name].append(parse_cli(args))
     assert found == {
         "ci.yml": [],
-        "promptops.yml": ["check", "sync", "rollback", "rollback", "history"],
-        "action.yml": ["check", "check", "sync", "rollback", "rollback", "validate"],
+        "promptops.yml": ["check", "check", "check", "sync", "rollback", "rollback", "history"],
+        "action.yml": ["check", "check", "check", "check", "sync", "rollback", "rollback", "validate"],
         ".pre-commit-hooks.yaml": ["validate"],
     }
 
@@ -225,6 +228,8 @@ def test_permissions_are_read_only_unless_a_job_needs_more() -> None:
         assert load(path)["permissions"] == {"contents": "read"}, path.name
     jobs = load(PROMPT_WORKFLOW)["jobs"]
     assert {job_id: job["permissions"] for job_id, job in jobs.items()} == {
+        "shards": {"contents": "read"},
+        "check-shard": {"contents": "read"},
         "check": {"contents": "read", "pull-requests": "write"},
         "sync": {"contents": "read"},
         "rollback": {"contents": "read"},
@@ -252,7 +257,9 @@ def test_prompt_workflow_triggers_and_jobs() -> None:
     }
     jobs = workflow["jobs"]
     assert {job_id: job["if"] for job_id, job in jobs.items()} == {
-        "check": "github.event_name == 'pull_request'",
+        "shards": "github.event_name == 'pull_request'",
+        "check-shard": "needs.shards.outputs.count != '1'",
+        "check": "${{ !cancelled() && github.event_name == 'pull_request' }}",
         "sync": "github.event_name == 'push'",
         "rollback": "github.event_name == 'workflow_dispatch'",
     }
@@ -289,6 +296,8 @@ def test_action_interface() -> None:
         "report-path": "promptops-report.md",
         "html-path": "promptops-report.html",
         "comment": "true",
+        "shards": "1",
+        "shard": "",
     }
     assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
         "verdict": "${{ steps.run.outputs.verdict }}",
@@ -406,8 +415,8 @@ def test_a_report_cut_to_size_still_fits_with_the_link(tmp_path: Path, gh: dict[
 def test_the_workflow_uploads_the_html_report_it_asks_for(job: str, html: str, junit: str) -> None:
     job_steps = load(PROMPT_WORKFLOW)["jobs"][job]["steps"]
     runs = [args for step in job_steps if "run" in step for args in invocations(step["run"]) if job in args]
-    assert len(runs) == 1 and runs[0][runs[0].index("--html") + 1] == html
-    assert runs[0][runs[0].index("--junit") + 1] == junit
+    assert runs and all(args[args.index("--html") + 1] == html for args in runs)  # check: sharded or not
+    assert all(args[args.index("--junit") + 1] == junit for args in runs)
     (upload,) = [step for step in job_steps if step.get("name") == "Upload the HTML report"]
     assert upload["uses"].startswith("actions/upload-artifact@")
     assert upload["if"] == f"${{{{ !cancelled() && hashFiles('{html}') != '' }}}}"
@@ -524,3 +533,135 @@ def test_the_pre_commit_hook_runs_for_any_prompts_dir(
     result = run_cli(capsys, *shlex.split(hook["entry"])[1:], "llm/prompts/a.yaml", "deploy/k8s.yaml")
     assert result.code == 1
     assert {line.split(": ")[0].split(":")[0] for line in result.out.splitlines()} == {"llm/prompts/a.yaml"}
+
+
+# -- shards: check fanned out over a matrix and joined ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shards", "code", "outputs"),
+    [("4", 0, ["count=4", "list=[1,2,3,4]"]), ("1", 0, ["count=1", "list=[1]"]), ("0", 1, []), ("4 ", 1, [])],
+)
+def test_the_shards_job_lists_the_matrix(tmp_path: Path, shards: str, code: int, outputs: list[str]) -> None:
+    output = tmp_path / "github-output"
+    env = {"PROMPTOPS_SHARDS": shards, "GITHUB_OUTPUT": str(output)}
+    assert run_script(step_named(PROMPT_WORKFLOW, "List the shards")["run"], tmp_path, env) == code
+    assert (output.read_text("utf-8").splitlines() if output.exists() else []) == outputs
+
+
+def test_check_fans_out_over_the_shard_matrix_and_joins_in_the_check_job() -> None:
+    workflow = load(PROMPT_WORKFLOW)
+    jobs = workflow["jobs"]
+    assert workflow["env"]["PROMPTOPS_SHARDS"] == "1"
+    assert jobs["check-shard"]["needs"] == "shards"
+    assert jobs["check-shard"]["strategy"] == {
+        "fail-fast": False,
+        "matrix": {"shard": "${{ fromJSON(needs.shards.outputs.list) }}"},
+    }
+    assert jobs["check"]["needs"] == ["shards", "check-shard"]
+    upload = step_named(PROMPT_WORKFLOW, "Upload the shard's results")
+    assert (upload["if"], upload["with"]["name"]) == ("${{ !cancelled() }}", "promptops-shard-${{ matrix.shard }}")
+    download = step_named(PROMPT_WORKFLOW, "Fetch the shards' results")
+    assert download["if"] == "needs.shards.outputs.count != '1'"
+    assert download["with"] == {"pattern": "promptops-shard-*", "path": "promptops-shards", "merge-multiple": True}
+    # The join comes before the report's steps: the sticky comment posts the joined report.
+    names = [step.get("name") for step in jobs["check"]["steps"]]
+    assert (
+        names.index("Fetch the shards' results") < names.index("Check the changed prompts") < names.index(STICKY_STEP)
+    )
+
+
+@pytest.mark.parametrize(
+    ("shards", "argv"),
+    [
+        (
+            "1",
+            [
+                "check", "--base", "origin/main", "--format", "github", "--report", "promptops-report.md",
+                "--html", "promptops-report.html", "--junit", "promptops-junit.xml",
+            ],
+        ),
+        (
+            "4",
+            [
+                "check", "--base", "origin/main", "--format", "github", "--report", "promptops-report.md",
+                "--html", "promptops-report.html", "--junit", "promptops-junit.xml", "--from", "promptops-shards",
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_the_check_step_joins_the_shards(tmp_path: Path, fake_promptops: Path, shards: str, argv: list[str]) -> None:
+    env = {"STUB_LOG": str(fake_promptops), "BASE_REF": "main", "SHARDS": shards}
+    assert run_script(step_named(PROMPT_WORKFLOW, "Check the changed prompts")["run"], tmp_path, env) == 0
+    assert fake_promptops.read_text("utf-8").splitlines() == argv
+
+
+def test_a_shard_job_runs_its_shard_into_its_results_file(tmp_path: Path, fake_promptops: Path) -> None:
+    env = {"STUB_LOG": str(fake_promptops), "BASE_REF": "main", "SHARD": "2", "SHARDS": "4"}
+    assert run_script(step_named(PROMPT_WORKFLOW, "Run this shard of the experiments")["run"], tmp_path, env) == 0
+    assert fake_promptops.read_text("utf-8").splitlines() == [
+        *["check", "--base", "origin/main", "--format", "github"],
+        *["--shard", "2/4", "--results", "promptops-shard-2.jsonl"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("shard", "base", "argv", "outputs"),
+    [
+        (
+            "3",
+            "",
+            [
+                "check", "--base", "origin/main", "--format", "github", "--shard", "3/4",
+                "--results", "{temp}/promptops-shard-3.jsonl",
+            ],
+            ["verdict=pass", "exit-code=0", "report-path="],
+        ),
+        (
+            "",
+            "origin/dev",
+            [
+                "check", "--base", "origin/dev", "--format", "github", "--report", "promptops-report.md",
+                "--html", "promptops-report.html", "--from", "{temp}/promptops-shards",
+            ],
+            ["verdict=pass", "exit-code=0", "report-path=promptops-report.md"],
+        ),
+    ],
+)  # fmt: skip
+def test_the_action_runs_a_shard_or_joins_them(
+    tmp_path: Path, fake_promptops: Path, shard: str, base: str, argv: list[str], outputs: list[str]
+) -> None:
+    output, temp = tmp_path / "github-output", tmp_path / "temp"
+    env = {
+        "STUB_LOG": str(fake_promptops), "GITHUB_OUTPUT": str(output), "GITHUB_BASE_REF": "main", "COMMAND": "check",
+        "BASE": base, "PROMPT": "", "TO_VERSION": "", "HOST": "", "REPORT": "promptops-report.md",
+        "HTML": "promptops-report.html", "SHARDS": "4",
+        "SHARD": shard, "RUNNER_TEMP": str(temp),
+    }  # fmt: skip
+    assert run_script(step_named(ACTION, "Run promptops")["run"], tmp_path, env, action=True) == 0
+    assert fake_promptops.read_text("utf-8").splitlines() == [a.format(temp=temp) for a in argv]
+    assert output.read_text("utf-8").splitlines() == outputs
+
+
+def test_a_sharded_action_check_needs_a_base(tmp_path: Path, fake_promptops: Path) -> None:
+    output = tmp_path / "github-output"
+    env = {
+        "STUB_LOG": str(fake_promptops), "GITHUB_OUTPUT": str(output), "COMMAND": "check", "BASE": "", "PROMPT": "",
+        "TO_VERSION": "", "HOST": "", "REPORT": "promptops-report.md", "SHARDS": "4", "SHARD": "1",
+        "RUNNER_TEMP": str(tmp_path),
+    }  # fmt: skip
+    assert run_script(step_named(ACTION, "Run promptops")["run"], tmp_path, env, action=True) == 0
+    assert not fake_promptops.exists()
+    assert output.read_text("utf-8").splitlines() == ["verdict=fail", "exit-code=2", "report-path="]
+
+
+def test_the_action_uploads_a_shard_and_comments_only_the_joined_report() -> None:
+    upload = step_named(ACTION, "Upload the shard's results")
+    assert (
+        upload["if"] == "${{ !cancelled() && inputs.command == 'check' && inputs.shards != '1' && inputs.shard != '' }}"
+    )
+    assert upload["with"]["name"] == "promptops-shard-${{ inputs.shard }}"
+    download = step_named(ACTION, "Fetch the shards' results")
+    assert download["if"] == "inputs.command == 'check' && inputs.shards != '1' && inputs.shard == ''"
+    assert download["with"]["pattern"] == "promptops-shard-*"
+    assert step_named(ACTION, STICKY_STEP)["if"].endswith("&& (inputs.shards == '1' || inputs.shard == '')")

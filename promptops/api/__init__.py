@@ -15,6 +15,7 @@ _WHERE = {
     **dict.fromkeys(["ImportResult", "PullResult", "import_prompts", "pull"], "adopting"),
     **dict.fromkeys(["CheckResult", "check"], "checking"),
     **dict.fromkeys(["ExperimentOutcome", "experiment"], "experimenting"),
+    **dict.fromkeys(["MergeResult", "merge"], "merging"),
     **dict.fromkeys(["DiffResult", "PromptDiff", "diff"], "planning"),
     **dict.fromkeys(
         [
@@ -43,6 +44,7 @@ __all__ = [
     "ExperimentOutcome",
     "HistoryResult",
     "ImportResult",
+    "MergeResult",
     "PromptDiff",
     "PullResult",
     "PushResult",
@@ -60,6 +62,7 @@ __all__ = [
     "import_prompts",
     "load",
     "load_settings",
+    "merge",
     "opened_registry",
     "pull",
     "push",
@@ -87,6 +90,7 @@ if TYPE_CHECKING:
     from promptops.api.adopting import ImportResult, PullResult, import_prompts, pull
     from promptops.api.checking import CheckResult, check
     from promptops.api.experimenting import ExperimentOutcome, experiment
+    from promptops.api.merging import MergeResult, merge
     from promptops.api.planning import DiffResult, PromptDiff, diff
     from promptops.api.releasing import (
         HistoryResult,

@@ -15,6 +15,7 @@ from promptops.report import PromptCheck
 
 if TYPE_CHECKING:
     from promptops.experiments import Progress
+    from promptops.sharded import ShardOptions, ShardSummary
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class CheckResult:
     prompts: tuple[PromptCheck, ...]
     fallback: str = ""  # why the baseline came from the base ref although credentials are set ("" otherwise)
     trace_urls: Mapping[str, str] = field(default_factory=dict)  # Langfuse links of traced items (trace_links=True)
+    shards: ShardSummary | None = None  # a shard's results file, or the shards joined (--shard, --from)
 
     @property
     def passed(self) -> bool:
@@ -42,33 +44,40 @@ def check(
     progress: Progress | None = None,
     trace_links: bool = False,
     responses: str | None = None,
+    shards: ShardOptions | None = None,
 ) -> CheckResult:
-    """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline."""
+    """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline.
 
-    from promptops import gitinfo
+    `shards`: run one shard of the experiments into a results file (resuming from it), or judge joined shards.
+    """
+    from promptops import gitinfo, sharded
     from promptops.experiments import recorded, runner_for, session_for, tracer_for
     from promptops.gitinfo import head_commit
     from promptops.pr_check import check_prompts
     from promptops.tracelinks import runs_of, trace_urls
     from promptops.tracing.base import NullTracer
 
+    shard_session = sharded.session(shards, settings.root, "check", head_commit(settings.root))
     project, found = checked(settings)
     diagnostics = tuple(found)
     base_ref = base or gitinfo.default_base(settings.root)
     base_commit = gitinfo.merge_base(settings.root, base_ref)
     label = f"{base_ref} ({base_commit[:12]})"
     if any(d.severity == "error" for d in diagnostics):
-        return CheckResult(label, "not reached", diagnostics, ())
+        shard_session.close()  # nothing ran: the results file says so
+        return CheckResult(label, "not reached", diagnostics, (), shards=shard_session.summary())
     reg, plans, why_not = _readable_registry(settings, project)
     try:
-        with recorded(tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()) as tracer:
+        tracing = tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()
+        with recorded(shard_session.tracer(tracing)) as tracer, shard_session:
             session = session_for(settings.root, settings.config, responses)
-            run = runner_for(tracer, progress, git_commit=head_commit(settings.root), session=session)
+            commit = head_commit(settings.root)
+            run = runner_for(tracer, progress, git_commit=commit, session=session, hooks=shard_session.hooks)
             prompts = check_prompts(project, base_commit, reg, plans, run)
             urls = trace_urls(tracer, runs_of(p.runs for p in prompts)) if trace_links else {}
         source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
         fallback = why_not if reg is None and why_not.startswith("registry unreachable") else ""
-        return CheckResult(label, source, diagnostics, tuple(prompts), fallback, urls)
+        return CheckResult(label, source, diagnostics, tuple(prompts), fallback, urls, shard_session.summary())
     finally:
         if reg is not None:
             reg.close()

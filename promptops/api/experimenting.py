@@ -14,6 +14,7 @@ from promptops.registry.base import Registry
 if TYPE_CHECKING:
     from promptops.experiments import Progress
     from promptops.results import ExperimentResult
+    from promptops.sharded import ShardOptions, ShardSummary
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ExperimentOutcome:
     dataset_note: str = ""  # set when the run is not linked to the registry's dataset, saying why
     prompt_text: str = ""  # the prompt as it ran, for reports
     trace_urls: Mapping[str, str] = field(default_factory=dict)  # Langfuse links of traced items (trace_links=True)
+    shards: ShardSummary | None = None  # a shard's results file, or the shards joined (--shard, --from)
 
 
 def experiment(
@@ -37,12 +39,14 @@ def experiment(
     registry: Registry | None = None,
     trace_links: bool = False,
     responses: str | None = None,
+    shards: ShardOptions | None = None,
 ) -> ExperimentOutcome:
     """Run a prompt's experiment on the working tree, or on a registry version (by number or label).
 
-    `responses` (record, replay, auto, off) overrides the config's mode for recorded model responses.
+    `responses` (record, replay, auto, off) overrides the config's mode for recorded model responses. `shards`:
+    run one shard of it into a results file (resuming from it), or take the result of joined shards.
     """
-    from promptops import promote
+    from promptops import promote, sharded
     from promptops import render as rendering
     from promptops.errors import ExperimentError
     from promptops.experiments import recorded, runner_for, session_for, tracer_for
@@ -77,12 +81,15 @@ def experiment(
         # Before anything is written or run: BudgetExceeded when the estimate is above a budget.
         session.preflight(spec.name, spec.experiment, dataset, [subject.rendered.content_hash], spec.budget)
         note = _use_dataset(reg, project, dataset)
-        with recorded(tracer_for(settings.root, settings.config, reg)) as tracer:
-            commit = head_commit(settings.root)
-            run = runner_for(tracer, progress, git_commit=commit, linked=not note, session=session)
+        commit = head_commit(settings.root)
+        shard_session = sharded.session(shards, settings.root, "experiment", commit)
+        with recorded(shard_session.tracer(tracer_for(settings.root, settings.config, reg))) as tracer, shard_session:
+            hooks = shard_session.hooks
+            run = runner_for(tracer, progress, git_commit=commit, linked=not note, session=session, hooks=hooks)
             result = run(subject, dataset, spec)
             urls = trace_urls(tracer, [result]) if trace_links else {}
-        return ExperimentOutcome(reg.describe(), result, note, prompt_as_text(subject.rendered.prompt), urls)
+        text = prompt_as_text(subject.rendered.prompt)
+        return ExperimentOutcome(reg.describe(), result, note, text, urls, shard_session.summary())
 
 
 def _use_dataset(reg: Registry, project: Project, dataset: DatasetSpec) -> str:

@@ -34,6 +34,7 @@ COMMANDS = {
     "pull": "pull",
     "history": "history",
     "check": "check",
+    "merge": "merge",
     "init": "init",
     "trace-demo": "trace_demo",
 }

@@ -13,6 +13,7 @@ from promptops.cli.model_options import responses_option
 from promptops.cli.output import echo_diagnostics, echo_json, github_annotation, redacted
 from promptops.cli.progress import progress_factory
 from promptops.cli.reports import report_options, wanted, write_reports
+from promptops.cli.sharding import options_from, shard_options, summary_json, summary_lines
 from promptops.model import Diagnostic
 
 
@@ -61,6 +62,7 @@ def result_json(result: Any) -> dict[str, Any]:
 @click.option("--record", is_flag=True, help="Store the experiment runs in the registry's trace store for inspection.")
 @report_options
 @responses_option
+@shard_options
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -71,6 +73,10 @@ def check(
     html_path: Path | None,
     junit_path: Path | None,
     responses: str | None,
+    shard: Any,
+    results_path: Path | None,
+    sources: tuple[Path, ...],
+    run_key: str | None,
 ) -> None:
     """Gate a pull request: validate, then judge every prompt the branch changes.
 
@@ -80,22 +86,37 @@ def check(
     recorded); a candidate that cannot run here (no key) is "not evaluated". Writes nothing to any
     registry. Appends the report to $GITHUB_STEP_SUMMARY when set. Exit 1 if validation fails or
     any changed prompt fails its gate or is not evaluated.
+
+    With --shard I/N it runs one shard of the experiments and writes its results file, without a
+    verdict; --from judges the joined shards, with the report an unsharded check gives
+    (docs/sharding.md).
     """
     from promptops import api, report, runview
     from promptops.errors import PromptopsError
     from promptops.verdict_render import verdict_text
 
+    shards = options_from(shard, results_path, sources, run_key)
+    partial = shard is not None and not shard.whole
+    if partial and (report_path or html_path or junit_path):
+        raise click.UsageError("a shard has no verdict and no report: join the shards with `check --from`")
     s = settings(ctx)
     links = wanted(html_path, junit_path)
     try:
         result = api.check(
-            s, base=base, record=record, progress=progress_factory(), trace_links=links, responses=responses
-        )
+            s, base=base, record=record, progress=progress_factory(), trace_links=links, responses=responses,
+            shards=shards,
+        )  # fmt: skip
     except PromptopsError as exc:  # e.g. keys Langfuse rejects: annotate it too, then the boundary reports it
         if fmt == "github":
             click.echo(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
         raise
     click.echo(f"baseline source: {result.registry}", err=True)
+    if result.shards is not None:
+        if result.shards.partial:
+            _echo_shard(result, fmt, s.config.redact_patterns)
+            ctx.exit(0 if not any(d.severity == "error" for d in result.diagnostics) else 1)
+        for line in summary_lines(result.shards, "check"):
+            click.echo(line, err=True)
     markdown = report.markdown(
         result.prompts,
         result.diagnostics,
@@ -154,3 +175,14 @@ def _gate_annotations(result: Any, patterns: Any) -> list[str]:
         message = f"the baseline came from the base ref, not the registry: {result.fallback}"
         found.append(Diagnostic(".", None, None, "baseline", "warning", message))
     return [github_annotation(d) for d in found]
+
+
+def _echo_shard(result: Any, fmt: str, redact_patterns: Any) -> None:
+    """Print a shard's outcome: its results file and runs (a shard judges nothing), or why nothing ran."""
+    if fmt == "json":
+        data = {**summary_json(result.shards), "diagnostics": [d.to_dict() for d in result.diagnostics]}
+        echo_json(data, redact_patterns=redact_patterns)
+        return
+    echo_diagnostics(result.diagnostics, "github" if fmt == "github" else "text")
+    for line in summary_lines(result.shards, "check"):
+        click.echo(redacted(line, redact_patterns))

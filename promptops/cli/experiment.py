@@ -13,6 +13,7 @@ from promptops.cli.model_options import responses_option
 from promptops.cli.output import echo_json, redacted
 from promptops.cli.progress import progress_factory
 from promptops.cli.reports import report_options, wanted, write_reports
+from promptops.cli.sharding import options_from, shard_options, summary_json, summary_lines
 
 
 def result_json(result: Any) -> dict[str, Any]:
@@ -110,6 +111,7 @@ def _badness(item: Any) -> tuple[int, float]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @report_options
 @responses_option
+@shard_options
 @click.pass_context
 def experiment(
     ctx: click.Context,
@@ -121,6 +123,10 @@ def experiment(
     html_path: Path | None,
     junit_path: Path | None,
     responses: str | None,
+    shard: Any,
+    results_path: Path | None,
+    sources: tuple[Path, ...],
+    run_key: str | None,
 ) -> None:
     """Run prompt NAME's experiment and print its aggregates and worst items.
 
@@ -133,22 +139,38 @@ def experiment(
     local items and is not linked to it. A real model's responses can be recorded and replayed
     (--responses), with the cost shown. Exit 1 when the run stopped early (a budget stops it
     too) or every item failed.
+
+    With --shard I/N it runs one shard of the pairs into a results file; --from takes the joined
+    shards' result without running anything (docs/sharding.md).
     """
     from promptops import api, runview
 
     if sum([version is not None, label is not None, working_tree]) > 1:
         raise click.UsageError("give at most one of --version, --label and --working-tree")
+    shards = options_from(shard, results_path, sources, run_key)
+    if shard is not None and not shard.whole and (html_path or junit_path):
+        raise click.UsageError("a shard is a part of the run: write the reports when joining, with `--from`")
     s = settings(ctx)
     links = wanted(html_path, junit_path)
     with registry(ctx) as reg:
         outcome = api.experiment(
             s, name, version=version, label=label, progress=progress_factory(), registry=reg, trace_links=links,
-            responses=responses,
+            responses=responses, shards=shards,
         )  # fmt: skip
-    write_reports(lambda: runview.from_experiment(outcome), html_path, junit_path, s.config.redact_patterns)
     result = outcome.result
     if outcome.dataset_note:
         click.echo(f"note: {outcome.dataset_note}", err=True)
+    if outcome.shards is not None:
+        if outcome.shards.partial:
+            if as_json:
+                echo_json(summary_json(outcome.shards), redact_patterns=s.config.redact_patterns)
+            else:
+                for line in summary_lines(outcome.shards, f"experiment {name}"):
+                    click.echo(redacted(line, s.config.redact_patterns))
+            ctx.exit(0)
+        for line in summary_lines(outcome.shards, f"experiment {name}"):
+            click.echo(line, err=True)
+    write_reports(lambda: runview.from_experiment(outcome), html_path, junit_path, s.config.redact_patterns)
     if as_json:
         echo_json(result_json(result), redact_patterns=s.config.redact_patterns)
     else:

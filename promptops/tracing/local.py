@@ -287,11 +287,12 @@ class LocalTracer:
         self._db.close()
 
     def start_run(self, run: RunInfo) -> None:
-        """Insert the run's row."""
+        """Insert the run's row; a run started before under this id (a shard, a resume) keeps its row."""
         rendered = run.subject.rendered
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL) "
+                "ON CONFLICT (id) DO NOTHING",
                 (run.run_id, run.name, rendered.name, run.subject.version, run.subject.description,
                  rendered.content_hash, run.dataset, run.model, run.seed, run.task, run.planned,
                  _json(dict(run.metadata)), run.started_at),
