@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import stat
 import typing
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -51,8 +53,7 @@ class ValidationCache:
         loaded = self.store.load()
         self.old: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
         self.new: dict[str, Any] = {}
-        config_text = json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
-        self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{config_text}".encode()).hexdigest()
+        self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(config)}".encode()).hexdigest()
         self._digests: dict[Path, str | None] = {}
         self._changed = False  # a result was computed this run (a hit under an unchanged key is no change)
 
@@ -142,3 +143,73 @@ def _frozen(result: tuple[T, list[Diagnostic]]) -> tuple[T, tuple[Diagnostic, ..
 def _frozen_check(result: CheckResult) -> tuple[tuple[Diagnostic, ...], RenderedPrompt | None]:
     problems, rendered = result
     return tuple(problems), rendered
+
+
+class ProjectResult:
+    """The whole of `validate`'s answer for a repository whose files all are as they were: nothing is loaded.
+
+    Keyed by every file under the prompts folder (paths and bytes), the config and promptops itself; the
+    custom `module:function` targets the prompts name are resolved again on every read (that resolution
+    depends on installed packages, outside the repository).
+    """
+
+    def __init__(self, root: Path, config: ProjectConfig) -> None:
+        self.root, self.config = root, config
+        self.store = SignedPickle(root / ".promptops" / "cache" / "validate-result.pickle", f"{FORMAT}-project")
+        self._key: str | None = None
+
+    def key(self) -> str:
+        """Return the hash of every file under the prompts folder, the config and promptops itself."""
+        if self._key is None:
+            prompts = self.root / self.config.prompts_dir
+            digest = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(self.config)}".encode())
+            for path in sorted(prompts.rglob("*")) if prompts.is_dir() else []:
+                rel, mode = path.relative_to(prompts).as_posix(), path.lstat().st_mode
+                digest.update(f"\0{rel}\0{mode}\0".encode())  # a link, a FIFO, an unreadable file all count
+                if stat.S_ISLNK(mode):
+                    digest.update(os.readlink(path).encode())
+                elif stat.S_ISREG(mode):
+                    try:
+                        digest.update(hashlib.sha256(path.read_bytes()).digest())
+                    except OSError:
+                        digest.update(b"unreadable")
+            self._key = digest.hexdigest()
+        return self._key
+
+    def load(self) -> tuple[list[Diagnostic], int, int] | None:
+        """Return (diagnostics, prompts, datasets) when nothing changed since they were saved, else None."""
+        from promptops.validate import module_problems
+
+        saved = self.store.load()
+        if not isinstance(saved, dict) or saved.get("key") != self.key():
+            return None
+        if any(module_problems(target, self.root) != problems for target, problems in saved["modules"].items()):
+            return None
+        return list(saved["diagnostics"]), saved["prompts"], saved["datasets"]
+
+    def save(self, diagnostics: list[Diagnostic], prompts: tuple[PromptSpec, ...], datasets: int) -> None:
+        """Keep this answer, with how each custom module the prompts name resolved."""
+        from promptops.validate import module_problems
+
+        targets = {t for spec in prompts for t in _custom_targets(spec)}
+        modules = {t: module_problems(t, self.root) for t in sorted(targets)}
+        self.store.save(
+            {
+                "key": self.key(),
+                "diagnostics": tuple(diagnostics),
+                "prompts": len(prompts),
+                "datasets": datasets,
+                "modules": modules,
+            }
+        )
+
+
+def _config_text(config: ProjectConfig) -> str:
+    return json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
+
+
+def _custom_targets(spec: PromptSpec) -> list[str]:
+    exp = spec.experiment
+    if exp is None:
+        return []
+    return [t for t in (exp.task, exp.retriever or "", *(e.kind for e in exp.evaluators)) if ":" in t]

@@ -621,7 +621,13 @@ def test_validate_writes_nothing_but_its_cache(
     monkeypatch.delenv("PROMPTOPS_NO_CACHE")
     assert validate(capsys, root).code == (1 if broken else 0)
     written = {p for p in _snapshot(root) if p not in before}
-    assert written == {".promptops", ".promptops/.gitignore", ".promptops/cache", ".promptops/cache/validate.pickle"}
+    assert written == {
+        ".promptops",
+        ".promptops/.gitignore",
+        ".promptops/cache",
+        ".promptops/cache/validate.pickle",
+        ".promptops/cache/validate-result.pickle",
+    }
 
 
 def test_validate_does_not_import_modules_named_by_prompt_files(

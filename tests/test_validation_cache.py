@@ -3,6 +3,7 @@ validating through the cache gives exactly the diagnostics and renders of valida
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -110,3 +111,25 @@ def test_a_command_about_one_prompt_keeps_the_others_cached(tmp_path: Path, monk
     api.valid_project(api.load_settings(root, registry="local"), only="capital-cities")  # e.g. render one prompt
     monkeypatch.setattr("promptops.render.check_prompt", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
     assert outcome(root, cache=True) == cold  # support-agent's result was kept, so nothing is checked again
+
+
+def test_validate_answers_from_the_whole_result_when_no_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path / "repo", examples=True)
+    settings = api.load_settings(root, registry="local")
+    first = api.validate(settings)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded although nothing changed")
+
+    monkeypatch.setattr("promptops.api.validating.checked", refuse)
+    assert api.validate(settings) == first
+    for change in (
+        lambda: write_files(root, {"prompts/notes.txt": "a new file counts too\n"}),
+        lambda: (root / "prompts/notes.txt").chmod(0o000),
+        lambda: os.mkfifo(root / "prompts/pipe.yaml"),
+    ):
+        change()
+        with pytest.raises(AssertionError, match="loaded although"):
+            api.validate(settings)

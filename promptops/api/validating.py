@@ -48,8 +48,22 @@ def checked(settings: Settings, *, only: str | None = None) -> tuple[Project, li
 
 
 def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
-    """Validate the whole project; with `paths`, report only problems in those files or folders."""
-    project, diagnostics = checked(settings)
+    """Validate the whole project; with `paths`, report only problems in those files or folders.
+
+    When no file under the prompts folder changed since the last validate, its answer is given again without
+    loading anything (validation_cache.ProjectResult).
+    """
+    from promptops.validation_cache import ProjectResult
+
+    whole = ProjectResult(settings.root, settings.config) if settings.cache else None
+    known = whole.load() if whole is not None else None
+    if known is not None:
+        diagnostics, prompts, datasets = known
+    else:
+        project, diagnostics = checked(settings)
+        prompts, datasets = len(project.prompts), len(project.datasets)
+        if whole is not None:
+            whole.save(diagnostics, project.prompts, datasets)
     if paths:
         wanted = [_project_relative(settings.root, p) for p in paths]
         diagnostics = [
@@ -62,7 +76,7 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
             if not Path(p).exists() and not (settings.root / w).exists()
         ]
         diagnostics = sorted([*diagnostics, *missing], key=lambda d: (d.path, d.line or 0, d.col or 0, d.code))
-    return ValidationResult(tuple(diagnostics), len(project.prompts), len(project.datasets))
+    return ValidationResult(tuple(diagnostics), prompts, datasets)
 
 
 def _project_relative(root: Path, given: str) -> str:
