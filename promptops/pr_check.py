@@ -18,7 +18,7 @@ from typing import Any
 from promptops import gitinfo
 from promptops import render as rendering
 from promptops.budget import NotEvaluated
-from promptops.errors import PromptopsError
+from promptops.errors import ConfigError, ExperimentError, PromptopsError
 from promptops.experiments import RunFn
 from promptops.model import Project, PromptSpec, RenderedPrompt
 from promptops.plan import PromptPlan
@@ -136,6 +136,8 @@ def _check_one(
         verdict, cand_run, base_run = evaluate(spec, dataset, candidate, baseline, run)
     except NotEvaluated as exc:  # over budget, or the model cannot run here: the check says so and fails
         return PromptCheck(spec.name, status, source, diff, planned, None, exc.reason, evaluated=False, **where)
+    except (ConfigError, ExperimentError) as exc:  # e.g. custom code that cannot be imported: the prompt fails
+        return PromptCheck(spec.name, status, source, diff, planned, None, error=str(exc), **where)
     runs = Evaluation.of(cand_run, base_run, candidate, baseline)
     return PromptCheck(spec.name, status, source, diff, planned, verdict, runs=runs, **where)
 

@@ -13,13 +13,15 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.helpers import make_project, run_cli
+from tests.helpers import EXAMPLE_PROMPTS, git, git_init, make_project, run_cli, write_files
 
 SKIP = "experiment: {skip: corpus case}\n"
 DATASET_USER = "prompt: hi\n" + SKIP  # a valid prompt next to a broken dataset
@@ -971,3 +973,208 @@ def test_resource_bomb_is_refused_within_limits(tmp_path: Path, template: str) -
     assert "Traceback" not in done.stdout + done.stderr
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("prompts/a.yaml:1:1: error[render-error]: "), done.stdout
+
+
+# --- hostile pull requests: what validate accepts but check and sync run -------------------------------------
+#
+# Each case is a pull request on top of the example prompts: files it adds or changes (Python modules next to the
+# prompts are importable, as on a CI runner with PYTHONPATH=.), symlinks it commits, and files the checkout holds
+# that the PR did not write (an ignored .env, git's own config with a token). `check` runs as the composite action
+# runs it (`--format github --report`, a step summary), with secret keys in the environment, then `sync` on the same
+# head. Every case must end the same way: check exits 1 with a report that says why, sync never exits 0 part-way,
+# no traceback, no canary file, and neither secret nor stolen text in any output, report, summary or crash log.
+
+LANGFUSE_SECRET = "lfsecret-canary-7f3a9c21d4e8b6"  # matches no credential pattern: only masking by value hides it
+OPENAI_SECRET = "oaisecret-canary-91b2c3d4e5f6a7"
+STOLEN = "STOLEN-canary-5d1e"  # the text of files outside what the PR may show
+ITEMS_FAILED = "the candidate run stopped early (failure threshold)"  # every item failed: the run was stopped
+CAPITAL_TEXT = "  Question: What is the capital of {{ country }}?\n"
+
+
+def capital(*, evaluators: str = "", task: str = "", text: str = "Answer briefly.") -> str:
+    """Return prompts/capital-cities.yaml changed by a PR: a new first line, and extra evaluators or a task."""
+    source = (EXAMPLE_PROMPTS / "capital-cities.yaml").read_text("utf-8")
+    source = source.replace(CAPITAL_TEXT, f"  {text}\n{CAPITAL_TEXT}")
+    if evaluators:
+        source = source.replace("  evaluators:\n", f"  evaluators:\n{evaluators}")
+    if task:
+        source = source.replace("  model: mock-llm-v1\n", f"  model: mock-llm-v1\n  task: {task}\n")
+    return source
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A hostile pull request and what check's report must say about it (`expect`)."""
+
+    files: dict[str, str | bytes]
+    expect: str
+    links: dict[str, str] = field(default_factory=dict)  # path in the PR -> link target, as git stores it
+    sync_code: int = 1
+
+
+def pull_request(name: str, files: dict[str, str | bytes], expect: str, **options: Any) -> object:
+    """Return a pytest param for a hostile pull request."""
+    return pytest.param(PullRequest(files, expect, **options), id=name)
+
+
+def _module(body: str) -> str:
+    return textwrap.dedent(body).lstrip("\n")
+
+
+PULL_REQUESTS = [
+    # --- user code that raises BaseException: a failure of the item or the run, never our exit code -------------
+    pull_request(
+        "evaluator-sys-exit",  # sys.exit itself, under a name of the PR's
+        {
+            "hostile_sys.py": "from sys import exit\n",
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_sys:exit", name: quit}\n'),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "evaluator-raises-systemexit-zero",
+        {
+            "hostile_exit_eval.py": _module(
+                """
+                def score(output):
+                    raise SystemExit(0)
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(
+                evaluators='    - {type: "hostile_exit_eval:score", name: quit}\n'
+            ),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "evaluator-raises-keyboardinterrupt",
+        {
+            "hostile_kbd_eval.py": _module(
+                """
+                def score(output):
+                    raise KeyboardInterrupt("not a real Ctrl-C")
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_kbd_eval:score", name: kbd}\n'),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "evaluator-raises-cancellederror",
+        {
+            "hostile_cancel_eval.py": _module(
+                """
+                import asyncio
+
+                async def score(output):
+                    raise asyncio.CancelledError()
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(
+                evaluators='    - {type: "hostile_cancel_eval:score", name: cancel}\n'
+            ),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "task-raises-systemexit-in-thread",
+        {
+            "hostile_exit_task.py": _module(
+                """
+                def run(input, call_model):
+                    raise SystemExit(0)
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_exit_task:run"),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "async-task-raises-generatorexit",
+        {
+            "hostile_genexit_task.py": _module(
+                """
+                async def run(input, call_model):
+                    raise GeneratorExit("bye")
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_genexit_task:run"),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "module-exits-at-import",
+        {
+            "hostile_import_exit.py": "raise SystemExit(0)\n",
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_import_exit:f", name: f}\n'),
+        },
+        "cannot import 'hostile_import_exit': SystemExit: 0",
+    ),
+    pull_request(
+        "retriever-raises-systemexit",
+        {
+            "hostile_retriever.py": _module(
+                """
+                def find(question, knowledge_base):
+                    raise SystemExit(0)
+                """
+            ),
+            "prompts/support-agent.yaml": (EXAMPLE_PROMPTS / "support-agent.yaml")
+            .read_text("utf-8")
+            .replace("  task: rag\n", "  task: rag\n  retriever: hostile_retriever:find\n")
+            .replace("Question: {{ question }}", "Question (answer briefly): {{ question }}"),
+        },
+        ITEMS_FAILED,
+    ),
+]
+
+
+def _open_pull_request(tmp_path: Path, pr: PullRequest) -> Path:
+    """Return the checkout of a PR branch: the example prompts on main, the PR's commit on top."""
+    root = make_project(tmp_path / "repo", {".gitignore": ".env\nsecrets.yaml\n.promptops/\n"}, examples=True)
+    git_init(root)
+    git(root, "checkout", "-qb", "pr")
+    write_files(root, dict(pr.files))
+    for link, target in pr.links.items():
+        (root / link).parent.mkdir(parents=True, exist_ok=True)
+        (root / link).symlink_to(target)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "A pull request")
+    # What the runner's checkout holds that the PR did not write: ignored secrets, and the token checkout persists.
+    (root / ".env").write_text(f"LANGFUSE_SECRET_KEY={LANGFUSE_SECRET}\n# {STOLEN}\n", "utf-8")
+    (root / "secrets.yaml").write_text(f"prompt: {STOLEN}\nexperiment: {{skip: x}}\n", "utf-8")
+    git(root, "config", "http.extraheader", f"AUTHORIZATION: basic {STOLEN}")
+    return root
+
+
+@pytest.mark.parametrize("pr", PULL_REQUESTS)
+def test_hostile_pull_request_fails_the_gate_and_leaks_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pr: PullRequest
+) -> None:
+    root = _open_pull_request(tmp_path, pr)
+    for key in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_BASE_URL", "LANGFUSE_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", LANGFUSE_SECRET)  # no public key: the local registry, as in a fork
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.setenv("PROMPTOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    for module in [m for m in sys.modules if m.startswith("hostile_")]:
+        monkeypatch.delitem(sys.modules, module)
+    checked = run_cli(capsys, "check", "--base", "main", "--format", "github", "--report", "report.md")
+    report = (root / "report.md").read_text("utf-8") if (root / "report.md").exists() else ""
+    synced = run_cli(capsys, "sync")
+    crash = tmp_path / "home" / "promptops-crash.log"
+    everything = "\n".join(
+        [checked.out, checked.err, synced.out, synced.err, report]
+        + [p.read_text("utf-8") for p in (tmp_path / "summary.md", crash) if p.exists()]
+    )
+    assert "Traceback" not in everything
+    assert not crash.exists(), crash.read_text("utf-8")
+    assert checked.code == 1, checked.out + checked.err
+    assert "promptops check ❌ failed" in report, checked.out + checked.err
+    assert pr.expect in report, report
+    assert synced.code == pr.sync_code, synced.out + synced.err
+    for secret in (LANGFUSE_SECRET, OPENAI_SECRET, STOLEN):
+        assert secret not in everything

@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # the last resort: a bug in promptops, never a traceback on screen
+    except (Exception, SystemExit, GeneratorExit) as exc:  # the last resort: a bug, never a traceback on screen
+        # SystemExit too: Click returns exit codes here instead of raising, so one reaching this point was raised
+        # by code promptops called (a custom evaluator's sys.exit(0) must never become a passing gate).
         log = _crash_log(exc)
         message = f"internal error: {type(exc).__name__}: {_safe(str(exc))} (details in {log})"
         _fail(state, message, EXIT_INTERNAL, "InternalError")

@@ -35,6 +35,7 @@ def result_json(result: Any) -> dict[str, Any]:
                 "passed": p.passed,
                 "evaluated": p.evaluated,
                 "note": p.note,
+                "error": p.error or None,
                 "text_diff": p.text_diff,
                 "verdict": verdict_json(p.verdict) if p.verdict else None,
             }
@@ -145,6 +146,8 @@ def check(
             shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
             if not p.evaluated:
                 shown = f"{p.name}: NOT EVALUATED: {p.note}"
+            if p.error:
+                shown = f"{p.name}: FAILED, the gate could not finish: {p.error}"
             click.echo(redacted(shown, s.config.redact_patterns))
             click.echo("")
         cost = report.cost_line(result.prompts)
@@ -169,7 +172,7 @@ def _gate_annotations(result: Any, patterns: Any) -> list[str]:
     found = [
         Diagnostic(p.path or ".", p.line, None, "gate", "error", redacted(f"{p.name}: {why}", patterns))
         for p in result.prompts
-        if not p.passed and (why := p.verdict.reason if p.verdict is not None else p.blocked or p.note)
+        if not p.passed and (why := p.error or (p.verdict.reason if p.verdict is not None else p.blocked or p.note))
     ]
     if result.fallback:
         message = f"the baseline came from the base ref, not the registry: {result.fallback}"
