@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from promptops import files, schema, yamlfile
-from promptops.model import DatasetItem, DatasetSpec, Diagnostic, KnowledgeDoc
+from promptops import files, printable, schema, yamlfile
+from promptops.model import DatasetItem, DatasetSpec, Diagnostic, KnowledgeDoc, ReadScope
 
 
-def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagnostic]]:
+def load_dataset(path: Path, root: Path, scope: ReadScope | None = None) -> tuple[DatasetSpec | None, list[Diagnostic]]:
     """Parse one dataset file; return the dataset (None when it has errors) and its diagnostics."""
-    read = files.read_text(path, root, max_bytes=files.MAX_DATASET_BYTES)
+    read = files.read_text(path, root, scope=scope, max_bytes=files.MAX_DATASET_BYTES)
     if read.problem is not None or read.text is None:
         return None, [read.problem] if read.problem else []
     if path.suffix == ".jsonl":
@@ -37,6 +37,10 @@ def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagn
         if not isinstance(item_id, str):
             continue
         line = positions.get(f"items.{index}", (None, None))[0]
+        bad = printable.unsafe_char(item_id)
+        if bad is not None:
+            message = f"item id {printable.escaped(item_id)!r} must not contain {printable.describe(bad)}"
+            diags.append(Diagnostic(read.path, line, None, "invalid-item-id", "error", message))
         if item_id in seen:
             diags.append(
                 Diagnostic(

@@ -188,3 +188,15 @@ def uncommitted(root: Path, folder: Path) -> list[str]:
         skip = "R" in status or "C" in status
         changed.append(path)
     return sorted(changed)
+
+
+def tracked_files(folder: Path) -> frozenset[str] | None:
+    """Return the files git tracks under `folder` (POSIX paths relative to it), or None outside git."""
+    repo = _repo(folder)
+    if repo is None or repo.working_tree_dir is None:
+        return None
+    top = Path(repo.working_tree_dir).resolve()
+    rel = folder.resolve().relative_to(top).as_posix()
+    listed = str(repo.git.ls_files("-z", "--", "." if rel == "." else rel))
+    prefix = "" if rel == "." else rel + "/"
+    return frozenset(p[len(prefix) :] for p in listed.split("\0") if p and p.startswith(prefix))

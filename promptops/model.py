@@ -240,6 +240,18 @@ class ProjectConfig:
 
 
 @dataclass(frozen=True)
+class ReadScope:
+    """What promptops may read of a checkout: regular files whose real path is under `prompts_root`.
+
+    `tracked` (paths relative to `prompts_root`) narrows it to the files git tracks: set when the prompts folder
+    is the project root itself, where the checkout also holds what the pull request did not write.
+    """
+
+    prompts_root: Path  # resolved
+    tracked: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class Project:
     """A loaded prompt repository: its config, prompts, datasets and the problems found while loading."""
 
@@ -249,6 +261,7 @@ class Project:
     datasets: tuple[DatasetSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
     rendered: Mapping[str, RenderedPrompt] = field(default_factory=dict)  # filled once the project validated
+    scope: ReadScope | None = None  # what loading was allowed to read (None: the prompts folder, no git rule)
 
     @property
     def prompts_root(self) -> Path:

@@ -29,11 +29,15 @@ from promptops.errors import ConfigError, PromptopsError
 MAX_MESSAGE_CHARS = 500  # of a user exception's text in an item error or a message
 
 
-def describe(exc: BaseException) -> str:
-    """Return `Type: message` on one line, cut to a readable length (a user's exception text is unbounded)."""
+def one_line(exc: BaseException) -> str:
+    """Return an exception's message on one line, cut to a readable length (a user's exception text is unbounded)."""
     text = " ".join(str(exc).split())
-    if len(text) > MAX_MESSAGE_CHARS:
-        text = text[:MAX_MESSAGE_CHARS] + "…"
+    return text[:MAX_MESSAGE_CHARS] + "…" if len(text) > MAX_MESSAGE_CHARS else text
+
+
+def describe(exc: BaseException) -> str:
+    """Return `Type: message` on one line, cut to a readable length."""
+    text = one_line(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -10,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptops import files, portability, render, sensitive
+from promptops import files, portability, printable, render, sensitive
 from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def validate_and_render(
     for spec in specs:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
-        check = partial(render.check_prompt, spec, project.prompts_root, project.root)
+        check = partial(render.check_prompt, spec, project.prompts_root, project.root, scope=project.scope)
         problems, result = cache.check(spec, project.prompts_root, check) if cache is not None else check()
         diags.extend(problems)
         unportable = portability_problems(spec, result) if result is not None else []
@@ -116,6 +117,9 @@ def name_problems(spec: PromptSpec) -> list[Diagnostic]:
 
     if not name.strip():
         return problem("must not be empty")
+    bad = printable.unsafe_char(name)
+    if bad is not None:  # a newline would start a new line in a CI log: `::error ...` is a workflow command there
+        return problem(f"must not contain {printable.describe(bad)}: Langfuse and terminals cannot show it as it is")
     if re.search(r"<[^<>]*>", name):
         return problem("must not contain HTML tags")
     if "|" in name:
@@ -130,8 +134,14 @@ def name_problems(spec: PromptSpec) -> list[Diagnostic]:
 
 
 def label_problems(spec: PromptSpec) -> list[Diagnostic]:
-    """Check the extra labels of a prompt against Langfuse's label rules and the labels promptops manages."""
+    """Check the extra labels of a prompt against Langfuse's label rules and the labels promptops manages; tags too."""
     diags = []
+    for i, tag in enumerate(spec.tags):
+        bad = printable.unsafe_char(tag)
+        if bad is not None:
+            line, col = spec.position(f"tags.{i}")
+            problem = f"tag {printable.escaped(tag)!r} must not contain {printable.describe(bad)}"
+            diags.append(Diagnostic(spec.path, line, col, "invalid-tag", "error", problem))
     for i, label in enumerate(spec.labels):
         line, col = spec.position(f"labels.{i}")
         message = None
@@ -204,6 +214,11 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
 
     for i, ev in enumerate(exp.evaluators):
         line, col = spec.position(f"experiment.evaluators.{i}")
+        bad = printable.unsafe_char(ev.name)
+        if bad is not None:
+            message = f"evaluator {printable.escaped(ev.name)!r}: the name must not contain {printable.describe(bad)}"
+            diags.append(Diagnostic(spec.path, line, col, "evaluator", "error", message))
+            continue
         problems = check_spec(ev)
         if not problems and ":" in ev.kind:
             problems = module_problems(ev.kind, project.root)
@@ -303,7 +318,7 @@ def _secrets(
     """Scan every text file under the prompts folder (or those in `scope`), loaded or not: a credential must
     never reach a registry."""
     root = project.prompts_root
-    candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    candidates = sorted(_text_files(root)) if root.is_dir() else []
     if scope is not None:
         candidates = [p for p in candidates if files.relative(p, project.root) in scope]
     for path in candidates:
@@ -312,7 +327,7 @@ def _secrets(
 
 
 def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
-    read = files.read_text(path, project.root, max_bytes=files.MAX_DATASET_BYTES)
+    read = files.read_text(path, project.root, scope=project.scope, max_bytes=files.MAX_DATASET_BYTES)
     if read.text is None:
         return []
     found, seen = [], set()
@@ -332,3 +347,13 @@ def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
             )
         )
     return found
+
+
+def _text_files(root: Path) -> Iterator[Path]:
+    """Yield the regular files under `root`, not descending into dot-folders (.git, .venv): never read anyway."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            path = Path(folder) / name
+            if not name.startswith(".") and path.is_file():
+                yield path

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from promptops import __version__
 from promptops.cachefile import SignedPickle
+from promptops.files import regular_bytes
 from promptops.model import DatasetSpec, Diagnostic, ProjectConfig, PromptSpec, RenderedPrompt
 
 T = TypeVar("T")
@@ -59,10 +60,9 @@ class ValidationCache:
     def digest(self, path: Path) -> str | None:
         """Return the hash of a file's bytes (None when it is not a readable regular file), once per command."""
         if path not in self._digests:
-            try:
-                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-            except OSError:
-                self._digests[path] = None
+            # Bounded and non-blocking like every read of the checkout: a PR's link to a FIFO or a huge file.
+            data = regular_bytes(path)
+            self._digests[path] = hashlib.sha256(data).hexdigest() if data is not None else None
         return self._digests[path]
 
     def _key(self, kind: str, *parts: object) -> str:

@@ -37,7 +37,9 @@ class Case:
 
     `where` is `path`, `path:line` or `path:line:col`; a line must be reported when `where` has one. In file
     contents CANARY stands for a file the payload would create if it ran; `outside` files live next to the
-    repository and `links` makes symlinks (path in the repo -> file in `outside`).
+    repository and `links` makes symlinks (path in the repo -> file in `outside`, or a relative target as
+    given when it starts with `.`). `fifos` are named pipes; `config` replaces promptops.yaml; with `git`
+    the files are committed, and `untracked` ones are written after (what CI leaves in a checkout).
     """
 
     files: dict[str, str | bytes]
@@ -46,6 +48,10 @@ class Case:
     message: str = ""
     outside: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
+    fifos: tuple[str, ...] = ()
+    config: str = ""
+    git: bool = False
+    untracked: dict[str, str] = field(default_factory=dict)
 
 
 def text(template: str, extra: str = "") -> str:
@@ -77,9 +83,10 @@ def case(
     *,
     outside: dict[str, str] | None = None,
     links: dict[str, str] | None = None,
+    **options: Any,
 ) -> object:
     """Return a pytest param for a case."""
-    return pytest.param(Case(files, where, code, message, outside or {}, links or {}), id=name)
+    return pytest.param(Case(files, where, code, message, outside or {}, links or {}, **options), id=name)
 
 
 CORPUS = [
@@ -359,7 +366,7 @@ CORPUS = [
         {},
         "prompts/link.yaml",
         "symlink-escape",
-        "a link to a place outside the repository",
+        "a link to a place outside the prompts folder",
         outside={"stolen.yaml": "prompt: STOLEN\n" + SKIP},
         links={"prompts/link.yaml": "stolen.yaml"},
     ),
@@ -368,7 +375,7 @@ CORPUS = [
         {"prompts/a.yaml": SKIP},
         "prompts/a.jinja",
         "symlink-escape",
-        "outside the repository",
+        "outside the prompts folder",
         outside={"t.jinja": "STOLEN\n"},
         links={"prompts/a.jinja": "t.jinja"},
     ),
@@ -386,7 +393,7 @@ CORPUS = [
         {"prompts/a.yaml": DATASET_USER},
         "prompts/datasets/d.yaml",
         "symlink-escape",
-        "outside the repository",
+        "outside the prompts folder",
         outside={"d.yaml": "items: []\n"},
         links={"prompts/datasets/d.yaml": "d.yaml"},
     ),
@@ -620,8 +627,8 @@ CORPUS = [
         "inject-computed-getitem",
         {"prompts/a.yaml": text("{{ ''['__cla' ~ 'ss__'] }}")},
         "prompts/a.yaml:1",
-        "render-error",
-        "is unsafe",
+        "unsafe-template",  # compiling folds the constant name, so the static check sees '__class__'
+        "private or dunder attributes",
     ),
     # --- resource bombs the sandbox bounds -------------------------------------------------------------------
     case(
@@ -873,6 +880,213 @@ CORPUS = [
         "secret",
         "AWS access key",
     ),
+    # --- what a PR may show: regular files under prompts/ whose real path stays there; never .git/ or .env ------
+    case(
+        "symlink-sibling-to-git-config",
+        {"prompts/leak.yaml": SKIP, ".git/config": "[http]\n  extraheader = AUTHORIZATION: basic STOLEN\n"},
+        "prompts/leak.jinja",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/leak.jinja": "../.git/config"},
+    ),
+    case(
+        "symlink-prompt-to-ignored-env",
+        {".env": "prompt: STOLEN\n", ".gitignore": ".env\n"},
+        "prompts/env.yaml",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/env.yaml": "../.env"},
+    ),
+    case(
+        "symlink-dataset-to-ignored-secrets",
+        {"prompts/a.yaml": DATASET_USER, "secrets.yaml": "items: [{id: STOLEN, input: {}}]\n"},
+        "prompts/datasets/d.yaml",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/datasets/d.yaml": "../../secrets.yaml"},
+    ),
+    case(
+        "symlink-include-to-project-config",
+        {"prompts/a.yaml": text("{% include '_partials/cfg.jinja' %}"), "promptops.local": "STOLEN\n"},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "includes must stay inside the prompts folder",
+        links={"prompts/_partials/cfg.jinja": "../../promptops.local"},
+    ),
+    case(
+        "symlink-to-dotfile-inside-prompts",
+        {"prompts/a.yaml": SKIP, "prompts/.secret.jinja": "STOLEN\n"},
+        "prompts/a.jinja",
+        "hidden-path",
+        "never reads dot-files",
+        links={"prompts/a.jinja": ".secret.jinja"},
+    ),
+    case(
+        "prompts-dir-root-include-git-config",
+        {"a.yaml": text("{% include '.git/config' %}"), ".git/config": "[core]\n# STOLEN\n"},
+        "a.yaml:1",
+        "include-not-found",
+        "never reads dot-files",
+        config="prompts_dir: .\n",
+    ),
+    case(
+        "prompts-dir-root-link-to-env",
+        {"a.yaml": SKIP, ".env": "STOLEN=1\n"},
+        "a.jinja",
+        "hidden-path",
+        "never reads dot-files",
+        config="prompts_dir: .\n",
+        links={"a.jinja": ".env"},
+    ),
+    case(
+        "prompts-dir-root-link-to-untracked-file",
+        {"a.yaml": SKIP},
+        "a.jinja",
+        "untracked-file",
+        "reads only files git tracks",
+        config="prompts_dir: .\n",
+        links={"a.jinja": "./secrets.txt"},
+        git=True,
+        untracked={"secrets.txt": "STOLEN\n"},
+    ),
+    # --- only regular files are read: a FIFO (or socket, device) is a diagnostic and never blocks -------------
+    case("fifo-prompt-file", {}, "prompts/a.yaml", "not-a-file", "a FIFO (named pipe)", fifos=("prompts/a.yaml",)),
+    case(
+        "fifo-sibling-template",
+        {"prompts/a.yaml": SKIP},
+        "prompts/a.jinja",
+        "not-a-file",
+        "a FIFO (named pipe)",
+        fifos=("prompts/a.jinja",),
+    ),
+    case(
+        "fifo-dataset",
+        {"prompts/a.yaml": DATASET_USER},
+        "prompts/datasets/d.jsonl",
+        "not-a-file",
+        "a FIFO (named pipe)",
+        fifos=("prompts/datasets/d.jsonl",),
+    ),
+    case(
+        "fifo-partial",
+        {"prompts/a.yaml": text("{% include '_partials/p.jinja' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "a FIFO (named pipe)",
+        fifos=("prompts/_partials/p.jinja",),
+    ),
+    case(
+        "link-to-dev-zero",
+        {"prompts/a.yaml": SKIP},
+        "prompts/a.jinja",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/a.jinja": "/dev/zero"},
+    ),
+    # --- every error the Jinja compiler or a malformed include name raises is a diagnostic at file:line ---------
+    case(
+        "include-name-with-nul",
+        {"prompts/a.yaml": text("{% include '_partials/x.jinja\x00..' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "U+0000",
+    ),
+    case(
+        "include-component-too-long",
+        {"prompts/a.yaml": block("x", "{% include '_partials/" + "a" * 300 + ".jinja' %}")},
+        "prompts/a.yaml:3",
+        "include-not-found",
+        "as short paths",
+    ),
+    case(
+        "jinja-unknown-filter",
+        {"prompts/a.yaml": block("x", "{{ 'x' | no_such_filter }}")},
+        "prompts/a.yaml:3",
+        "jinja-syntax",
+        "No filter named 'no_such_filter'",
+    ),
+    case(
+        "jinja-unknown-test",
+        {"prompts/a.yaml": text("{{ 'x' is no_such_test }}")},
+        "prompts/a.yaml:1",
+        "jinja-syntax",
+        "No test named 'no_such_test'",
+    ),
+    case(
+        "jinja-unknown-filter-in-partial",
+        {"prompts/a.yaml": text("{% include '_partials/p.jinja' %}"), "prompts/_partials/p.jinja": "a\n{{ 1|nope }}\n"},
+        "prompts/_partials/p.jinja:2",
+        "jinja-syntax",
+        "No filter named 'nope'",
+    ),
+    case(
+        "dataset-name-with-nul",
+        {"prompts/a.yaml": 'prompt: hi\nexperiment: {dataset: "d\\0x"}\n'},
+        "prompts/a.yaml:2:14",
+        "unknown-dataset",
+        "does not exist",
+    ),
+    case(
+        "dataset-name-too-long",
+        {"prompts/a.yaml": "prompt: hi\nexperiment: {dataset: " + "d" * 300 + "}\n"},
+        "prompts/a.yaml:2:14",
+        "unknown-dataset",
+        "does not exist",
+    ),
+    # --- names Langfuse, a terminal or a CI log cannot carry: control and bidirectional characters -------------
+    case(
+        "name-with-newline-workflow-command",
+        {"prompts/a.yaml": 'name: "x\\n::error file=INJECTED::injected"\nprompt: hi\n' + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "U+000A",
+    ),
+    case(
+        "name-with-bidi-override",
+        {"prompts/a.yaml": 'name: "admin\\u202etxt.exe"\nprompt: hi\n' + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "U+202E (RIGHT-TO-LEFT OVERRIDE)",
+    ),
+    case(
+        "name-with-nul",
+        {"prompts/a.yaml": 'name: "a\\0b"\nprompt: hi\n' + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "U+0000",
+    ),
+    case(
+        "file-name-with-newline",
+        {"prompts/x\n::error file=INJECTED::injected.yaml": "prompt: hi\n" + SKIP},
+        "prompts/x\\n::error file=INJECTED::injected.yaml",
+        "invalid-path",
+        "U+000A",
+    ),
+    case(
+        "evaluator-name-with-newline",
+        {
+            "prompts/a.yaml": "prompt: hi\nexperiment:\n  dataset: d\n"
+            + '  evaluators: [{type: exact_match, name: "m\\n::error::x"}]\n',
+            "prompts/datasets/d.yaml": "items:\n  - {id: a, input: {}}\n",
+        },
+        "prompts/a.yaml:4:16",
+        "evaluator",
+        "U+000A",
+    ),
+    case(
+        "tag-with-escape-character",
+        {"prompts/a.yaml": 'prompt: hi\ntags: ["ok", "\\e[31mred"]\n' + SKIP},
+        "prompts/a.yaml:2:14",
+        "invalid-tag",
+        "U+001B",
+    ),
+    case(
+        "dataset-item-id-with-carriage-return",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": 'items:\n  - {id: "a\\r::error::x", input: {}}\n'},
+        "prompts/datasets/d.yaml:2",
+        "invalid-item-id",
+        "U+000D",
+    ),
 ]
 
 
@@ -885,10 +1099,21 @@ def build(tmp_path: Path, bad: Case) -> tuple[Path, Path]:
         (outside / name).write_text(content, "utf-8")
     files = {p: c.replace("CANARY", str(canary)) if isinstance(c, str) else c for p, c in bad.files.items()}
     root = make_project(tmp_path / "repo", files)
+    if bad.config:
+        (root / "promptops.yaml").write_text(bad.config, "utf-8")
     for link, target in bad.links.items():
         path = root / link
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.symlink_to(path.name if target == "LOOP" else outside / target)
+        if target == "LOOP":
+            path.symlink_to(path.name)
+        else:
+            path.symlink_to(target if target.startswith(".") else outside / target)
+    for fifo in bad.fifos:
+        (root / fifo).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(root / fifo)
+    if bad.git:
+        git_init(root)
+    write_files(root, dict(bad.untracked))
     return root, canary
 
 
@@ -923,7 +1148,10 @@ def test_broken_repository_is_reported_not_run(
 def test_corpus_is_large_and_distinct() -> None:
     ids = [param.id for param in CORPUS]  # type: ignore[attr-defined]
     assert len(ids) >= 40 and len(set(ids)) == len(ids)
-    contents = [repr(sorted(param.values[0].files.items())) + repr(param.values[0].links) for param in CORPUS]  # type: ignore[attr-defined]
+    contents = [  # type: ignore[attr-defined]
+        repr((sorted(p.values[0].files.items()), p.values[0].links, p.values[0].fifos, p.values[0].config))
+        for p in CORPUS
+    ]
     assert len(set(contents)) == len(contents)
 
 
@@ -934,6 +1162,26 @@ def test_left_associative_power_is_harmless(capsys: pytest.CaptureFixture[str], 
     run = run_cli(capsys, "--project", str(root), "validate")
     assert (run.code, run.out) == (0, "")
     assert run.err == "ok: 0 error(s), 0 warning(s) in 1 prompt(s) and 0 dataset(s)\n"
+
+
+def test_prompts_dir_root_reads_only_what_git_tracks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # With prompts_dir ".", the prompts folder is the whole checkout: CI's own files and untracked YAML are not
+    # the PR's, so they are not read (a warning says so), and the configuration is not a prompt.
+    root = make_project(tmp_path / "repo", {"a.yaml": "prompt: hi\n" + SKIP, ".gitignore": "secrets.yaml\n"})
+    (root / "promptops.yaml").write_text("prompts_dir: .\n", "utf-8")
+    git_init(root)
+    write_files(root, {"secrets.yaml": f"prompt: STOLEN\n{SKIP}", "notes.yaml": "prompt: STOLEN\n" + SKIP})
+    run = run_cli(capsys, "--project", str(root), "validate")
+    assert run.code == 0, run.out + run.err
+    assert run.out.splitlines() == [
+        "notes.yaml: warning[untracked-file]: not read: with prompts_dir '.', promptops reads only files git tracks "
+        "(`git add` it)",
+        "secrets.yaml: warning[untracked-file]: not read: with prompts_dir '.', promptops reads only files git "
+        "tracks (`git add` it)",
+    ]
+    assert run.err == "0 error(s), 2 warning(s) in 1 prompt(s) and 0 dataset(s)\n"
+    rendered = run_cli(capsys, "--project", str(root), "render", "a")
+    assert (rendered.code, rendered.out) == (0, "hi\n")
 
 
 # --- resource bombs: in a child process with 512 MiB of memory and 2 s of CPU, so a miss cannot hang CI ---
@@ -1040,9 +1288,7 @@ PULL_REQUESTS = [
                     raise SystemExit(0)
                 """
             ),
-            "prompts/capital-cities.yaml": capital(
-                evaluators='    - {type: "hostile_exit_eval:score", name: quit}\n'
-            ),
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_exit_eval:score", name: quit}\n'),
         },
         ITEMS_FAILED,
     ),
