@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptops import printable
+from promptops.errors import ConfigError
 from promptops.model import Diagnostic, ReadScope
 
 MAX_PROMPT_BYTES = 1024 * 1024
@@ -49,9 +50,14 @@ def relative(path: Path, root: Path) -> str:
 
 def read_scope(prompts_root: Path, project_root: Path) -> ReadScope:
     """Return what may be read under `prompts_root`: with the project root as prompts folder, git's files only."""
-    real = prompts_root.resolve()
+    real, project = prompts_root.resolve(), project_root.resolve()
+    if not real.is_relative_to(project) or any(p.startswith(".") for p in real.relative_to(project).parts):
+        raise ConfigError(
+            f"the prompts folder {relative(prompts_root, project_root)} is a link to {real}: it must stay inside "
+            "the project and out of dot-folders (a pull request can commit the link)"
+        )
     tracked = None
-    if real == project_root.resolve():
+    if real == project:
         from promptops.gitinfo import tracked_files
 
         tracked = tracked_files(real)

@@ -1184,6 +1184,37 @@ def test_prompts_dir_root_reads_only_what_git_tracks(capsys: pytest.CaptureFixtu
     assert (rendered.code, rendered.out) == (0, "hi\n")
 
 
+@pytest.mark.parametrize(
+    ("config", "link", "expected"),
+    [
+        ("prompts_dir: /\n", None, "prompts_dir '/' must be a relative path inside the project"),
+        ("prompts_dir: ../outside\n", None, "prompts_dir '../outside' must be a relative path inside the project"),
+        ("prompts_dir: prompts/../..\n", None, "must be a relative path inside the project"),
+        ("prompts_dir: .git\n", None, "prompts_dir '.git' must be a relative path inside the project, not in a dot"),
+        ("registry_path: /tmp/elsewhere.db\n", None, "registry_path '/tmp/elsewhere.db' must be a relative path"),
+        ("prompts_dir: linked\n", "outside", "the prompts folder linked is a link to"),
+        ("prompts_dir: linked\n", "repo/.git", "it must stay inside the project and out of dot-folders"),
+    ],
+)
+def test_configured_paths_cannot_leave_the_project(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, config: str, link: str | None, expected: str
+) -> None:
+    # The configuration is in the PR too: `prompts_dir: /` would make {% include 'proc/self/environ' %} legal.
+    root = make_project(tmp_path / "repo", {"prompts/a.yaml": text("{% include 'proc/self/environ' %}")})
+    write_files(
+        tmp_path, {"outside/a.yaml": text("{% include '../outside/secret.txt' %}"), "outside/secret.txt": STOLEN}
+    )
+    (root / ".git").mkdir()
+    (root / "promptops.yaml").write_text(config, "utf-8")
+    if link:
+        (root / "linked").symlink_to(tmp_path / link)
+    for command in (("validate",), ("render", "a")):
+        run = run_cli(capsys, "--project", str(root), *command)
+        assert run.code == 1, run.out + run.err
+        assert run.out == ""
+        assert expected in run.err and "Traceback" not in run.err and STOLEN not in run.err
+
+
 # --- resource bombs: in a child process with 512 MiB of memory and 2 s of CPU, so a miss cannot hang CI ---
 
 BOMBS = [
