@@ -24,10 +24,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from promptops import files, printable
 from promptops.errors import RenderError
 from promptops.model import Diagnostic, Project, PromptSpec, ReadScope, RenderedPrompt
-from promptops.sandbox import BoundedSandbox, deadline
+from promptops.sandbox import MAX_RENDERED_CHARS, BoundedSandbox, bounded
 from promptops.usercode import describe, one_line
 
-MAX_RENDERED_CHARS = 1_000_000
 MAX_INCLUDE_DEPTH = 10
 MAX_INCLUDE_NAME = 1024  # characters of an include path
 MAX_NAME_COMPONENT = 255  # bytes of one path component (NAME_MAX on Linux and macOS)
@@ -309,7 +308,7 @@ def render(
 def _render_one(env: SandboxedEnvironment, source: str, context: Mapping[str, Any], spec: PromptSpec) -> str:
     try:
         # YAML block scalars end with a newline that is not part of the prompt.
-        with deadline():
+        with bounded():
             text = env.from_string(source.rstrip("\n")).render(context)
     except SecurityError as exc:
         raise RenderError(f"{spec.path}: unsafe template refused by the sandbox: {exc}") from None

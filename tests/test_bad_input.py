@@ -1226,6 +1226,59 @@ BOMBS = [
         id="nested-range-loops",
     ),
     pytest.param("{{ (((9 ** 100) ** 100) ** 100) ** 100 }}", id="power-chain"),
+    # Widths that come from `*` and nested fields, and sizes that multiply: every operation is bounded, not a list.
+    pytest.param("{{ '%*d' % (1500000000, 1) }}", id="percent-star-width"),
+    pytest.param("{{ '%*d'|format(1500000000, 1) }}", id="format-filter-star-width"),
+    pytest.param("{{ '{:>{w}}'.format('x', w=1500000000) }}", id="format-nested-width"),
+    pytest.param("{{ '{w:>{w}}'.format_map({'w': 1500000000}) }}", id="format-map-nested-width"),
+    pytest.param("{{ ('%9999s' * 14000) % ((1,) * 14000) }}", id="percent-many-fields"),
+    pytest.param("{{ ('{:9999}' * 10000).format(*range(10000)) }}", id="format-many-fields"),
+    pytest.param("{{ ('\t' * 99999).expandtabs(9999) }}", id="expandtabs-width-times-length"),
+    pytest.param("{{ ('x\n' * 50000)|indent(9999) }}", id="indent-width-times-lines"),
+    pytest.param("{{ ('x\n' * 50000)|indent('y' * 9999) }}", id="indent-string-times-lines"),
+    pytest.param("{{ ('x' * 99999).replace('x', 'y' * 99999) }}", id="replace-method"),
+    pytest.param("{{ ('x' * 99999)|replace('x', 'y' * 99999) }}", id="replace-filter"),
+    pytest.param("{{ ('y' * 99999).join(['a'] * 99999) }}", id="join-method"),
+    pytest.param("{{ (['y' * 99999] * 99999)|join }}", id="join-filter-shared-items"),
+    pytest.param("{{ ('a' * 99999).translate({97: 'y' * 99999}) }}", id="translate-table"),
+    pytest.param("{{ ('a ' * 49999)|wordwrap(1, wrapstring='y' * 99999) }}", id="wordwrap-wrapstring"),
+    pytest.param("{{ ('x.com ' * 16000)|urlize(target='t' * 99999) }}", id="urlize-target"),
+    pytest.param("{{ (['x'] * 99999)|map('center', 9999)|join }}", id="map-center-join"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ [s] * 99999 }}", id="print-list-of-shared-strings"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ ([s] * 99999)|string }}", id="string-filter-of-shared-list"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ ([s] * 99999) is lower }}", id="test-of-shared-list"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ ([s] * 1000)|tojson(9999) }}", id="tojson-indent"),
+    pytest.param("{% set a = ['x' * 99999] * 999 %}{% set b = [a] * 999 %}{{ [b] * 999 }}", id="nested-shared-lists"),
+    pytest.param("{{ {}.fromkeys(range(99999), 'x' * 99999) }}", id="dict-fromkeys-shared-value"),
+    pytest.param(
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+        id="doubling-by-concat",
+    ),
+    pytest.param(
+        "{% set ns = namespace(s=['x']) %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}",
+        id="doubling-by-plus",
+    ),
+    pytest.param(
+        "{% set ns = namespace(n=10) %}{% for i in range(60) %}{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n }}",
+        id="squaring-integers",
+    ),
+    pytest.param(
+        "{% macro m() %}{% for i in range(99999) %}{{ 'x' * 99999 }}{% endfor %}{% endmacro %}{{ m()|length }}",
+        id="macro-buffer-of-outputs",
+    ),
+    pytest.param(
+        "{% macro m() %}{% for i in range(99999) %}" + "A" * 50_000 + "{% endfor %}{% endmacro %}{{ m()|length }}",
+        id="macro-buffer-of-template-data",
+    ),
+    pytest.param(
+        "{% set x %}{% for i in range(99999) %}{{ 'y' * 99999 }}{% endfor %}{% endset %}{{ x|length }}",
+        id="set-block-buffer",
+    ),
+    pytest.param(
+        "{% filter upper %}{% for i in range(99999) %}{{ 'y' * 99999 }}{% endfor %}{% endfilter %}",
+        id="filter-block-buffer",
+    ),
+    pytest.param("{% set s = 'x' * 99999 %}{% for i in range(99999) %}{{ s }}{% endfor %}", id="top-level-output-loop"),
 ]
 
 
@@ -1252,6 +1305,8 @@ def test_resource_bomb_is_refused_within_limits(tmp_path: Path, template: str) -
     assert "Traceback" not in done.stdout + done.stderr
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("prompts/a.yaml:1:1: error[render-error]: "), done.stdout
+    # Refused by a bound, before the allocation: not a MemoryError that only the child's limit caused.
+    assert "refused by the sandbox" in done.stdout or "rendered text is longer than" in done.stdout, done.stdout
 
 
 # --- hostile pull requests: what validate accepts but check and sync run -------------------------------------
