@@ -13,21 +13,21 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from promptops import files, printable
 from promptops.errors import RenderError
 from promptops.model import Diagnostic, Project, PromptSpec, ReadScope, RenderedPrompt
-from promptops.sandbox import MAX_RENDERED_CHARS, BoundedSandbox, bounded
+from promptops.sandbox import MAX_RENDERED_CHARS, BoundedSandbox, RenderTimeout, bounded, deadline
+from promptops.template_check import Template, TemplateChecker
 from promptops.usercode import describe, one_line
 
-MAX_INCLUDE_DEPTH = 10
+CHECK_SECONDS = 2.0  # the static checks of one prompt and its partials
 MAX_INCLUDE_NAME = 1024  # characters of an include path
 MAX_NAME_COMPONENT = 255  # bytes of one path component (NAME_MAX on Linux and macOS)
 # What Langfuse's compile() treats as a variable: `{{`, then anything up to the next `}}` (REFERENCE §3.2).
@@ -86,20 +86,13 @@ def environment(scope: ReadScope, project_root: Path) -> SandboxedEnvironment:
     )
 
 
-@dataclass(frozen=True)
-class _Template:
-    source: str
-    path: str  # file the source is in, relative to the project root
-    first_line: int  # line of the file where the source starts
-
-
-def _templates(spec: PromptSpec) -> Iterator[tuple[str | None, _Template]]:
+def _templates(spec: PromptSpec) -> Iterator[tuple[str | None, Template]]:
     if spec.type == "text":
-        yield None, _Template(spec.template or "", spec.template_path, spec.template_line)
+        yield None, Template(spec.template or "", spec.template_path, spec.template_line)
         return
     for message in spec.messages:
         if message.content is not None:
-            yield message.role, _Template(message.content, spec.path, message.line or 1)
+            yield message.role, Template(message.content, spec.path, message.line or 1)
 
 
 def check_prompt(
@@ -110,10 +103,16 @@ def check_prompt(
     scope = scope or files.read_scope(prompts_root, project_root)
     env = environment(scope, project_root)
     runtime = set(spec.runtime_names())
-    checker = _TemplateChecker(env, runtime, runtime | set(spec.constants) | set(env.globals), project_root)
+    checker = TemplateChecker(env, runtime, runtime | set(spec.constants) | set(env.globals), project_root)
     diags: list[Diagnostic] = []
-    for _, tpl in _templates(spec):
-        diags.extend(checker.check(tpl))
+    try:
+        with deadline(CHECK_SECONDS):
+            for _, tpl in _templates(spec):
+                diags.extend(checker.check(tpl))
+    except RenderTimeout:
+        line, col = spec.position("prompt" if spec.type == "text" else "messages")
+        message = f"the templates and their includes take longer than {CHECK_SECONDS:g} s to check: simplify them"
+        return [*diags, Diagnostic(spec.path, line, col, "jinja-too-complex", "error", message)], None
     for var in spec.variables:
         if var.name not in checker.used:
             line, col = spec.position(f"variables.{var.name}")
@@ -131,116 +130,6 @@ def check_prompt(
         return diags, None
     problems, rendered = _check_render(spec, prompts_root, project_root, scope)
     return diags + problems, rendered
-
-
-@dataclass
-class _TemplateChecker:
-    """Walks a prompt's templates and the partials they include, collecting problems and the names used."""
-
-    env: SandboxedEnvironment
-    runtime: set[str]  # declared runtime variables
-    known: set[str]  # every name a template may use
-    project_root: Path
-    used: set[str] = field(default_factory=set)
-
-    def check(self, tpl: _Template, depth: int = 0) -> list[Diagnostic]:
-        """Return the problems of one template and, recursively, of its includes."""
-
-        def diag(lineno: int | None, code: str, message: str) -> Diagnostic:
-            line = tpl.first_line + (lineno or 1) - 1
-            return Diagnostic(tpl.path, line, None, code, "error", message)
-
-        try:
-            ast = self.env.parse(tpl.source)
-            # Compiles the template too: unknown filters and tests (TemplateAssertionError) surface here.
-            undeclared = meta.find_undeclared_variables(ast)
-        except TemplateSyntaxError as exc:
-            return [diag(exc.lineno, "jinja-syntax", f"Jinja syntax error: {exc.message}")]
-        except (RecursionError, MemoryError):
-            return [diag(1, "jinja-syntax", "the template is nested too deeply to parse: flatten it")]
-        except Exception as exc:  # Jinja's compiler on untrusted input: whatever it raises is this file's problem
-            return [diag(getattr(exc, "lineno", None), "jinja-syntax", f"Jinja cannot compile this: {describe(exc)}")]
-        diags = []
-        for node, parent in _walk(ast, None):
-            if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in self.runtime:
-                self.used.add(node.name)
-                if not isinstance(parent, nodes.Output):
-                    diags.append(diag(node.lineno, "runtime-variable-in-logic", _misuse_message(node.name, parent)))
-            elif isinstance(node, nodes.Getattr | nodes.Getitem) and _dunder(node):
-                diags.append(
-                    diag(node.lineno, "unsafe-template", "templates may not access private or dunder attributes")
-                )
-            elif isinstance(node, nodes.Extends | nodes.Import | nodes.FromImport):
-                diags.append(
-                    diag(
-                        node.lineno,
-                        "unsupported-tag",
-                        "use {% include %} of a partial; extends/import are not supported",
-                    )
-                )
-            elif isinstance(node, nodes.Include):
-                diags.extend(self._include(node, depth, diag))
-        for name in sorted(undeclared - self.known):
-            line = next((n.lineno for n, _ in _walk(ast, None) if isinstance(n, nodes.Name) and n.name == name), 1)
-            diags.append(
-                diag(
-                    line,
-                    "undeclared-variable",
-                    f"{name!r} is not defined: declare it under `variables:` (runtime) or `constants:` (build time)",
-                )
-            )
-        return diags
-
-    def _include(
-        self, node: nodes.Include, depth: int, diag: Callable[[int | None, str, str], Diagnostic]
-    ) -> list[Diagnostic]:
-        if not isinstance(node.template, nodes.Const) or not isinstance(node.template.value, str):
-            return [
-                diag(node.lineno, "include-dynamic", "include a fixed path, e.g. {% include '_partials/x.jinja' %}")
-            ]
-        if depth >= MAX_INCLUDE_DEPTH:
-            return [
-                diag(node.lineno, "include-depth", f"includes nest deeper than {MAX_INCLUDE_DEPTH} levels (a cycle?)")
-            ]
-        name = node.template.value
-        try:
-            source, filename, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
-        except TemplateNotFound as exc:
-            message = f"cannot include {exc.message}: paths are relative to the prompts folder"
-            return [diag(node.lineno, "include-not-found", message)]
-        included = _Template(source, files.relative(Path(filename or name), self.project_root), 1)
-        return self.check(included, depth + 1)
-
-
-def _walk(node: nodes.Node, parent: nodes.Node | None) -> Iterator[tuple[nodes.Node, nodes.Node | None]]:
-    yield node, parent
-    for child in node.iter_child_nodes():
-        yield from _walk(child, node)
-
-
-def _dunder(node: nodes.Getattr | nodes.Getitem) -> bool:
-    attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-    return isinstance(attr, str) and attr.startswith("_")
-
-
-def _misuse_message(name: str, parent: nodes.Node | None) -> str:
-    where = {
-        nodes.If: "an {% if %} condition",
-        nodes.CondExpr: "an inline if",
-        nodes.For: "a {% for %} loop",
-        nodes.Filter: "a filter",
-        nodes.Test: "a test",
-        nodes.Call: "a call",
-        nodes.Compare: "a comparison",
-        nodes.Getattr: "an attribute access",
-        nodes.Getitem: "an index",
-        nodes.Assign: "a {% set %}",
-    }
-    kind = next((text for cls, text in where.items() if isinstance(parent, cls)), "an expression")
-    return (
-        f"runtime variable {name!r} is used in {kind}, but its value only exists at run time (Langfuse substitutes "
-        f"{{{{{name}}}}} after the template is rendered): print it as {{{{ {name} }}}}, or make it a constant"
-    )
 
 
 def _check_render(

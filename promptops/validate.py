@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptops import files, portability, printable, render, sensitive
-from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
+from promptops.model import DatasetSpec, Diagnostic, Project, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
     from promptops.validation_cache import ValidationCache
@@ -25,6 +25,8 @@ MANAGED_LABELS = ("latest", "production")
 RELEASE_LABEL = re.compile(r"^release-\d+$")
 BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
 MOCK_MODEL = "mock-llm-v1"
+MAX_PLANNED_RUNS = 100_000  # items × repeats of one experiment run
+MAX_EXPERIMENT_BYTES = 256 * 2**20  # dataset file size × repeats: what one run reads, traces and records
 
 
 def validate_project(project: Project, cache: ValidationCache | None = None) -> list[Diagnostic]:
@@ -210,6 +212,7 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
                 f"dataset {exp.dataset!r} does not exist in prompts/datasets/ (known: {known})",
             )
         )
+    diags.extend(_experiment_size(spec, project, datasets.get(exp.dataset)))
     from promptops.evaluators import check_spec
 
     for i, ev in enumerate(exp.evaluators):
@@ -286,6 +289,28 @@ def module_problems(target: str, root: Path) -> list[str]:
         f"module {module!r} not found: promptops imports it from the project root (e.g. "
         f"{files.relative(as_file, root)}) or the installed packages"
     ]
+
+
+def _experiment_size(spec: PromptSpec, project: Project, dataset: object) -> list[Diagnostic]:
+    """An experiment runs every item `repeats` times, twice (baseline and candidate): bound what that writes."""
+    exp = spec.experiment
+    if not isinstance(dataset, DatasetSpec) or exp is None:
+        return []
+    planned = len(dataset.items) * exp.repeats
+    try:
+        data_bytes = (project.root / dataset.path).stat().st_size * exp.repeats
+    except OSError:
+        data_bytes = 0
+    if planned <= MAX_PLANNED_RUNS and data_bytes <= MAX_EXPERIMENT_BYTES:
+        return []
+    key = "experiment.repeats" if "experiment.repeats" in spec.positions else "experiment.dataset"
+    line, col = spec.position(key)
+    message = (
+        f"the experiment plans {planned:,} item runs ({len(dataset.items):,} items × {exp.repeats} repeats) over "
+        f"{data_bytes / 2**20:,.0f} MiB of dataset; the limits are {MAX_PLANNED_RUNS:,} runs and "
+        f"{MAX_EXPERIMENT_BYTES // 2**20} MiB: use fewer repeats or a smaller dataset"
+    )
+    return [Diagnostic(spec.path, line, col, "experiment-too-large", "error", message)]
 
 
 def _dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[Diagnostic]:

@@ -157,13 +157,13 @@ CORPUS = [
     case(
         "yaml-billion-laughs-aliases",
         {"prompts/a.yaml": nested(9)},
-        "prompts/a.yaml:1:5",
+        "prompts/a.yaml:2:10",  # the first alias
         "yaml-alias",
         "YAML aliases (*name) are not supported",
     ),
     case(
         "yaml-merge-key",
-        {"prompts/a.yaml": "base: &b {prompt: hi}\n<<: *b\n" + SKIP},
+        {"prompts/a.yaml": "prompt: hi\n<<: {description: x}\n" + SKIP},
         "prompts/a.yaml:2:1",
         "yaml-merge",
         "merge keys (<<) are not supported",
@@ -449,8 +449,8 @@ CORPUS = [
             "prompts/_partials/loop.jinja": "again {% include '_partials/loop.jinja' %}\n",
         },
         "prompts/_partials/loop.jinja:1",
-        "include-depth",
-        "includes nest deeper than 10 levels",
+        "include-cycle",
+        "includes form a cycle (_partials/loop.jinja → _partials/loop.jinja)",
     ),
     case(
         "include-binary-partial",
@@ -1086,6 +1086,112 @@ CORPUS = [
         "prompts/datasets/d.yaml:2",
         "invalid-item-id",
         "U+000D",
+    ),
+
+    # --- bounded time and memory on any input: aliases of any kind, fan-out, too many values -----------------
+    case(
+        "yaml-scalar-alias-bomb",
+        {"prompts/a.yaml": "x: &a " + "y" * 400_000 + "\nprompt: hi\ntags: [" + ", ".join(["*a"] * 150_000) + "]\n"},
+        "prompts/a.yaml:3:8",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "yaml-scalar-alias-small-file",
+        {"prompts/a.yaml": "description: &d hello\nname: *d\nprompt: hi\n" + SKIP},
+        "prompts/a.yaml:2:7",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "yaml-alias-as-key",
+        {"prompts/a.yaml": "prompt: hi\nconfig: {&k a: 1, *k : 2}\n" + SKIP},
+        "prompts/a.yaml:2:19",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "dataset-scalar-aliases",
+        {
+            "prompts/a.yaml": DATASET_USER,
+            "prompts/datasets/d.yaml": "big: &big " + "z" * 1000 + "\nitems:\n"
+            + "".join(f"  - {{id: i{i}, input: {{q: *big}}}}\n" for i in range(100)),
+        },
+        "prompts/datasets/d.yaml:3",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "yaml-too-many-values",
+        {"prompts/a.yaml": "prompt: hi\n" + SKIP + "tags: [" + ",".join(["1"] * 300_000) + "]\n"},
+        "prompts/a.yaml:3",
+        "yaml-too-large",
+        "more than 250,000 values",
+    ),
+    case(
+        "dataset-jsonl-too-many-items",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.jsonl": "{}\n" * 60_000},
+        "prompts/datasets/d.jsonl:1:1",
+        "dataset-too-large",
+        "more than 50,000 entries",
+    ),
+    case(
+        "dataset-yaml-too-many-items",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": "items:\n" + "- {}\n" * 50_001},
+        "prompts/datasets/d.yaml:1:1",
+        "dataset-too-large",
+        "more than 50,000 entries",
+    ),
+    case(
+        "schema-problems-are-capped",
+        {"prompts/a.yaml": "prompt: hi\n" + SKIP + "tags: [" + ", ".join(["[1]"] * 100_000) + "]\n"},
+        "prompts/a.yaml:1:1",
+        "schema",
+        "more than 50 problems in this file",
+    ),
+    case(
+        "include-fan-out",
+        {
+            "prompts/a.yaml": text("{% include '_partials/p0.jinja' %}"),
+            **{
+                f"prompts/_partials/p{i}.jinja": f"{{% include '_partials/p{i + 1}.jinja' %}}" * 6 + "\n"
+                for i in range(9)
+            },
+            "prompts/_partials/p9.jinja": "leaf\n",
+        },
+        "prompts/a.yaml:1",
+        "render-error",
+        "took longer than 1 s to render",
+    ),
+    case(
+        "include-cycle-with-fan-out",
+        {
+            "prompts/a.yaml": text("{% include '_partials/p.jinja' %}"),
+            "prompts/_partials/p.jinja": "{% include '_partials/q.jinja' %}" * 6 + "\n",
+            "prompts/_partials/q.jinja": "{% include '_partials/p.jinja' %}" * 6 + "\n",
+        },
+        "prompts/_partials/q.jinja:1",
+        "include-cycle",
+        "_partials/p.jinja → _partials/q.jinja → _partials/p.jinja",
+    ),
+    case(
+        "experiment-too-many-runs",
+        {
+            "prompts/a.yaml": "prompt: hi\nexperiment:\n  dataset: d\n  repeats: 100\n"
+            + "  evaluators: [{type: exact_match}]\n",
+            "prompts/datasets/d.jsonl": '{"id": "x%d", "input": {}}\n' * 0
+            + "".join(f'{{"id": "x{i}", "input": {{}}}}\n' for i in range(2000)),
+        },
+        "prompts/a.yaml:4:3",
+        "experiment-too-large",
+        "200,000 item runs",
+    ),
+    case(
+        "experiment-timeout-unbounded",
+        {"prompts/a.yaml": "prompt: hi\nexperiment: {dataset: d, total_timeout_s: 1000000000}\n"},
+        "prompts/a.yaml:2",
+        "schema",
+        "is greater than the maximum of 21600",
     ),
 ]
 
