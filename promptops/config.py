@@ -86,7 +86,9 @@ def load_config(root: Path) -> ProjectConfig:
         default_model=raw.get("default_model", "mock-llm-v1"),
         constants=dict(raw.get("constants", {})),
         gate=gate,
-        redact_patterns=tuple(raw.get("redact", {}).get("patterns", ())),
+        redact_patterns=_patterns(raw.get("redact", {}).get("patterns", ()), source),
+        redact_env=tuple(raw.get("redact", {}).get("env", ())),
+        custom_code=raw.get("check", {}).get("custom_code", "any"),
         require_experiment=raw.get("require_experiment", True),
         tracing=TracingConfig(**raw.get("tracing", {})),  # the schema allows exactly its fields
         source=source,
@@ -104,6 +106,16 @@ def budget(raw: Mapping[str, Any], source: str) -> Budget:
         assume_input_tokens=int(raw.get("assume_input_tokens", 1000)),
         assume_output_tokens=int(raw.get("assume_output_tokens", 500)),
     )
+
+
+def _patterns(patterns: list[str], source: str) -> tuple[str, ...]:
+    """Return the redact patterns, refusing one that does not compile (it would fail in the middle of a run)."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{source}: redact.patterns: {pattern!r} is not a regular expression: {exc}") from None
+    return tuple(patterns)
 
 
 def _check_inside(raw: Mapping[str, Any], key: str, source: str, *, dot_folders: bool) -> None:

@@ -231,6 +231,8 @@ class ProjectConfig:
     constants: Mapping[str, Any] = field(default_factory=dict)
     gate: GatePolicy | None = None
     redact_patterns: tuple[str, ...] = ()
+    redact_env: tuple[str, ...] = ()  # environment variables whose values are masked everywhere
+    custom_code: str = "any"  # check: any | base-only (custom module:function code the base branch has)
     require_experiment: bool = True
     tracing: TracingConfig = field(default_factory=TracingConfig)
     source: str = ""  # the file the config came from, relative to root

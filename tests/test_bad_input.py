@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -1564,7 +1565,56 @@ PULL_REQUESTS = [
         },
         ITEMS_FAILED,
     ),
+    # --- secrets in the environment: masked by value in every output, report, trace and stored version -------
+    pull_request(
+        "task-prints-and-returns-secrets",
+        {
+            "hostile_leaky_task.py": _module(
+                """
+                import os, sys
+
+                def run(input, call_model):
+                    secrets = os.environ["LANGFUSE_SECRET_KEY"] + " " + os.environ["OPENAI_API_KEY"]
+                    print("stdout:", secrets)
+                    print("stderr:", secrets, file=sys.stderr)
+                    answer = call_model()
+                    return secrets if "{" in answer else answer  # the candidate's answers are JSON
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_leaky_task:run", text="Answer in JSON.").replace(
+                "  primary: exact_match", "  primary: mentions_capital"
+            ),
+        },
+        "[REDACTED LANGFUSE_SECRET_KEY] [REDACTED OPENAI_API_KEY]",
+    ),
+    pull_request(
+        "evaluator-raises-with-secrets",
+        {
+            "hostile_leaky_eval.py": _module(
+                """
+                import os
+
+                def score(output):
+                    if "{" in output:
+                        raise ValueError(os.environ["OPENAI_API_KEY"] + " for jane.doe@example.com")
+                    return True
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(
+                evaluators='    - {type: "hostile_leaky_eval:score", name: leak}\n', text="Answer in JSON."
+            ),
+        },
+        "[REDACTED OPENAI_API_KEY] for [REDACTED email]",
+    ),
 ]
+
+
+def _dump(database: Path) -> str:
+    """Return every row of a SQLite file as SQL text ('' when there is none)."""
+    if not database.exists():
+        return ""
+    with sqlite3.connect(database) as db:
+        return "\n".join(db.iterdump())
 
 
 def _open_pull_request(tmp_path: Path, pr: PullRequest) -> Path:
@@ -1607,6 +1657,7 @@ def test_hostile_pull_request_fails_the_gate_and_leaks_nothing(
     everything = "\n".join(
         [checked.out, checked.err, synced.out, synced.err, report]
         + [p.read_text("utf-8") for p in (tmp_path / "summary.md", crash) if p.exists()]
+        + [_dump(root / ".promptops" / name) for name in ("registry.db", "runs.db")]  # versions, traces, scores
     )
     assert "Traceback" not in everything
     assert not crash.exists(), crash.read_text("utf-8")

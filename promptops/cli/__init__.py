@@ -149,6 +149,13 @@ def registry(ctx: click.Context) -> Iterator[Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into a message and a documented exit code."""
+    from promptops.cli.masked import masked_output
+
+    with masked_output():  # credentials are masked in everything printed, by us or by code we run
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     state: dict[str, Any] = {}
     try:
         code = cli.main(args=argv, prog_name="promptops", standalone_mode=False, obj=state)
@@ -197,14 +204,14 @@ def _safe(message: str) -> str:
 
 
 def _crash_log(exc: BaseException) -> str:
-    from promptops.sensitive import redact
+    from promptops.sensitive import configured_patterns, redact
 
     folder = Path(os.environ.get("PROMPTOPS_HOME", tempfile.gettempdir()))
     path = folder / "promptops-crash.log"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         text = "".join(traceback.format_exception(exc))
-        path.write_text(f"promptops {__version__}\n{redact(text)}", "utf-8")
+        path.write_text(f"promptops {__version__}\n{redact(text, configured_patterns())}", "utf-8")
     except OSError:
         return "<could not write a crash log>"
     return str(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,9 @@ def check(
     elif fmt == "markdown":
         click.echo(markdown)
     else:
-        echo_diagnostics(result.diagnostics, "github" if fmt == "github" else "text")
+        # Masked like the report (personal data, credentials, redact.patterns): a CI log is as public as the PR.
+        masked = [replace(d, message=redacted(d.message, s.config.redact_patterns)) for d in result.diagnostics]
+        echo_diagnostics(masked, "github" if fmt == "github" else "text")
         if fmt == "github":
             for annotation in _gate_annotations(result, s.config.redact_patterns):
                 click.echo(annotation)
