@@ -1606,7 +1606,51 @@ PULL_REQUESTS = [
         },
         "[REDACTED OPENAI_API_KEY] for [REDACTED email]",
     ),
+    # --- workflow-command injection: data from the PR printed at the start of a log line ------------------------
+    pull_request(
+        "item-id-is-a-workflow-command",
+        {
+            "prompts/datasets/capital-cities-tutorial.yaml": (
+                EXAMPLE_PROMPTS / "datasets" / "capital-cities-tutorial.yaml"
+            )
+            .read_text("utf-8")
+            .replace("{id: france,", '{id: "::warning::INJECTED",'),
+            "hostile_worse_task.py": _module(
+                """
+                def run(input, call_model):
+                    answer = call_model()
+                    return "no idea" if "{" in answer else answer  # the candidate's answers are JSON
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_worse_task:run", text="Answer in JSON.").replace(
+                "  primary: exact_match", "  primary: mentions_capital"
+            ),
+        },
+        "::warning::INJECTED",
+    ),
 ]
+
+
+def executed_commands(log: str) -> list[str]:
+    """Return the commands (name and properties) GitHub's runner would execute in a step's log.
+
+    Like the runner (ActionCommand.TryParseV2): a line is a command when, leading spaces trimmed, it starts with
+    `::` and has a second `::`; between `::stop-commands::TOKEN` and `::TOKEN::` nothing is executed.
+    """
+    stopped, found = None, []
+    for line in log.splitlines():
+        text = line.lstrip()
+        if stopped is not None:
+            stopped = None if text == f"::{stopped}::" else stopped
+            continue
+        if not text.startswith("::") or "::" not in text[2:]:
+            continue
+        command, _, data = text[2:].partition("::")
+        if command.split(" ", 1)[0] == "stop-commands":
+            stopped = data
+        else:
+            found.append(command)
+    return found
 
 
 def _dump(database: Path) -> str:
@@ -1645,6 +1689,7 @@ def test_hostile_pull_request_fails_the_gate_and_leaks_nothing(
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", LANGFUSE_SECRET)  # no public key: the local registry, as in a fork
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # as on a runner, which reads workflow commands in the log
     monkeypatch.setenv("PROMPTOPS_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(root))
@@ -1667,3 +1712,7 @@ def test_hostile_pull_request_fails_the_gate_and_leaks_nothing(
     assert synced.code == pr.sync_code, synced.out + synced.err
     for secret in (LANGFUSE_SECRET, OPENAI_SECRET, STOLEN):
         assert secret not in everything
+    for log in (checked.out + checked.err, synced.out + synced.err):  # the PR's data runs no workflow command
+        for command in executed_commands(log):  # only our annotations, whatever their message quotes
+            assert command.startswith(("error file=prompts/", "warning file=prompts/")), command
+            assert "INJECTED" not in command, command

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -73,13 +74,15 @@ def test_a_password_in_the_base_url_is_never_printed_or_reported(
     with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-unreachable")
-    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-unreachable")
+    key = uuid.uuid4().hex  # the SDK keeps one client per public key per process: a key of this test's own
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", f"pk-lf-{key}")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", f"sk-lf-{key}")
     monkeypatch.setenv("LANGFUSE_BASE_URL", f"http://promptops:{PASSWORD}@127.0.0.1:{port}")
     git(repo, "checkout", "-qb", "pr")
     write_files(repo, {"prompts/capital-cities.yaml": (repo / "prompts" / "capital-cities.yaml").read_text() + "\n"})
     checked = run_cli(capsys, "check", "--base", "main", "--report", "report.md")
     diffed = run_cli(capsys, "diff")
+    assert (repo / "report.md").exists(), checked.out + checked.err
     report = (repo / "report.md").read_text("utf-8")
     masked = f"http://promptops:[REDACTED password]@127.0.0.1:{port}"
     assert masked in checked.err and masked in report  # the baseline source says why it is the base ref

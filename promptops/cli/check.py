@@ -11,7 +11,14 @@ import click
 
 from promptops.cli import settings
 from promptops.cli.model_options import responses_option
-from promptops.cli.output import echo_diagnostics, echo_json, github_annotation, redacted
+from promptops.cli.output import (
+    commands_stopped,
+    echo_command,
+    echo_diagnostics,
+    echo_json,
+    github_annotation,
+    redacted,
+)
 from promptops.cli.progress import progress_factory
 from promptops.cli.reports import report_options, wanted, write_reports
 from promptops.cli.sharding import options_from, shard_options, summary_json, summary_lines
@@ -110,7 +117,7 @@ def check(
         )  # fmt: skip
     except PromptopsError as exc:  # e.g. keys Langfuse rejects: annotate it too, then the boundary reports it
         if fmt == "github":
-            click.echo(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
+            echo_command(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
         raise
     click.echo(f"baseline source: {result.registry}", err=True)
     if result.shards is not None:
@@ -143,20 +150,21 @@ def check(
         echo_diagnostics(masked, "github" if fmt == "github" else "text")
         if fmt == "github":
             for annotation in _gate_annotations(result, s.config.redact_patterns):
-                click.echo(annotation)
-        for p in result.prompts:
-            # Masked like the report: CI logs are as public as the PR comment.
-            shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
-            if not p.evaluated:
-                shown = f"{p.name}: NOT EVALUATED: {p.note}"
-            if p.error:
-                shown = f"{p.name}: FAILED, the gate could not finish: {p.error}"
-            click.echo(redacted(shown, s.config.redact_patterns))
-            click.echo("")
-        cost = report.cost_line(result.prompts)
-        if cost:
-            click.echo(cost.replace("**", ""))
-        click.echo(f"check {'passed' if result.passed else 'failed'}: {_counted(result)}")
+                echo_command(annotation)
+        with commands_stopped(fmt == "github"):  # verdicts quote PR data: none of it may become a command
+            for p in result.prompts:
+                # Masked like the report: CI logs are as public as the PR comment.
+                shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
+                if not p.evaluated:
+                    shown = f"{p.name}: NOT EVALUATED: {p.note}"
+                if p.error:
+                    shown = f"{p.name}: FAILED, the gate could not finish: {p.error}"
+                click.echo(redacted(shown, s.config.redact_patterns))
+                click.echo("")
+            cost = report.cost_line(result.prompts)
+            if cost:
+                click.echo(cost.replace("**", ""))
+            click.echo(f"check {'passed' if result.passed else 'failed'}: {_counted(result)}")
     ctx.exit(0 if result.passed else 1)
 
 
