@@ -72,6 +72,13 @@ def result_json(result: Any) -> dict[str, Any]:
 @report_options
 @responses_option
 @shard_options
+@click.option(
+    "--custom-code",
+    type=click.Choice(["any", "base-only"]),
+    envvar="PROMPTOPS_CUSTOM_CODE",
+    help="base-only: refuse custom module:function code the base branch does not already have (the base "
+    "branch's check.custom_code: base-only does the same; `any` cannot loosen it).",
+)
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -86,6 +93,7 @@ def check(
     results_path: Path | None,
     sources: tuple[Path, ...],
     run_key: str | None,
+    custom_code: str | None,
 ) -> None:
     """Gate a pull request: validate, then judge every prompt the branch changes.
 
@@ -114,6 +122,7 @@ def check(
         result = api.check(
             s, base=base, record=record, progress=progress_factory(), trace_links=links, responses=responses,
             shards=shards,
+            custom_code=custom_code,
         )  # fmt: skip
     except PromptopsError as exc:  # e.g. keys Langfuse rejects: annotate it too, then the boundary reports it
         if fmt == "github":
