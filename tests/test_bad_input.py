@@ -1628,6 +1628,27 @@ PULL_REQUESTS = [
         },
         "::warning::INJECTED",
     ),
+    pull_request(
+        "task-module-exits-at-import",
+        {
+            "hostile_task_import.py": "raise SystemExit(0)\n",
+            "prompts/capital-cities.yaml": capital(task="hostile_task_import:run"),
+        },
+        "task hostile_task_import:run: SystemExit: 0",
+    ),
+    # --- links a PR commits to what the checkout holds but the PR did not write -----------------------------
+    pull_request(
+        "link-to-git-config-with-the-token",
+        {"prompts/leak.yaml": "experiment: {skip: leak}\n"},
+        "outside the prompts folder",
+        links={"prompts/leak.jinja": "../.git/config"},
+    ),
+    pull_request(
+        "dataset-linked-to-an-ignored-env-file",
+        {"prompts/capital-cities.yaml": capital(text="Answer briefly.")},
+        "outside the prompts folder",
+        links={"prompts/datasets/leak.jsonl": "../../.env"},
+    ),
 ]
 
 
