@@ -1322,6 +1322,24 @@ def test_configured_paths_cannot_leave_the_project(
         assert expected in run.err and "Traceback" not in run.err and STOLEN not in run.err
 
 
+
+def test_recorded_responses_are_read_like_every_file_of_a_pr(tmp_path: Path) -> None:
+    # Recordings live in the repository (prompts/_responses), so a PR can commit a FIFO or a link to a secret.
+    from promptops.errors import ModelError
+    from promptops.responses import ResponseStore
+
+    store = ResponseStore(tmp_path / "prompts" / "_responses", root=tmp_path)
+    (tmp_path / "outside.json").write_text('{"format": 1, "key": "k", "text": "STOLEN"}', "utf-8")
+    folder = store.path("p", "a" * 64).parent
+    folder.mkdir(parents=True)
+    os.mkfifo(store.path("p", "a" * 64))
+    store.path("p", "b" * 64).symlink_to(tmp_path / "outside.json")
+    for key in ("a" * 64, "b" * 64):
+        with pytest.raises(ModelError, match="it must be a regular file of at most 16,777,216 bytes inside"):
+            store.get("p", key)
+    assert store.entries("p") == []  # skipped, never blocking on the FIFO
+
+
 # --- resource bombs: in a child process with 512 MiB of memory and 2 s of CPU, so a miss cannot hang CI ---
 
 BOMBS = [
@@ -1737,3 +1755,19 @@ def test_hostile_pull_request_fails_the_gate_and_leaks_nothing(
         for command in executed_commands(log):  # only our annotations, whatever their message quotes
             assert command.startswith(("error file=prompts/", "warning file=prompts/")), command
             assert "INJECTED" not in command, command
+
+
+def test_committed_links_in_promptops_state_are_neither_read_nor_written_through(tmp_path: Path) -> None:
+    # .promptops/ is in the checkout too: a PR can commit .promptops/cache/validate.pickle -> /dev/zero, which
+    # read_bytes() would read forever, or .promptops/cache -> a folder outside, which a save would write into.
+    from promptops.cachefile import SignedPickle
+
+    (tmp_path / ".promptops" / "cache").mkdir(parents=True)
+    (tmp_path / ".promptops" / "cache" / "validate.pickle").symlink_to("/dev/zero")
+    assert SignedPickle(tmp_path / ".promptops" / "cache" / "validate.pickle", "validate").load() is None
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "repo" / ".promptops").mkdir(parents=True)
+    (tmp_path / "repo" / ".promptops" / "cache").symlink_to(outside)
+    SignedPickle(tmp_path / "repo" / ".promptops" / "cache" / "validate.pickle", "validate").save({"x": 1})
+    assert list(outside.iterdir()) == []
