@@ -26,6 +26,7 @@ from typing import Any
 
 FORMAT = 1
 KEY_BYTES = 32
+MAX_CACHE_BYTES = 512 * 1024 * 1024  # a cache file larger than this is ignored and rebuilt
 
 
 def machine_key() -> bytes:
@@ -70,7 +71,7 @@ class SignedJson:
     def load(self) -> dict[str, Any]:
         """Return the cached content, or {} when the file is missing, corrupt, foreign or of another format."""
         try:
-            wrapper = json.loads(self.path.read_text("utf-8"))
+            wrapper = json.loads(_bounded_read(self.path).decode("utf-8"))
             body = wrapper["body"]
             if wrapper.get("format") != FORMAT or not isinstance(body, str):
                 return {}
@@ -91,9 +92,25 @@ class SignedJson:
             return
 
 
+def _bounded_read(path: Path) -> bytes:
+    """Return a cache file's bytes, refusing (OSError) anything but a bounded regular file.
+
+    .promptops/ is in the checkout: a pull request can commit a link there to /dev/zero or to a FIFO.
+    """
+    from promptops.files import regular_bytes
+
+    data = regular_bytes(path, MAX_CACHE_BYTES)
+    if data is None:
+        raise OSError(f"{path} is not a regular file of at most {MAX_CACHE_BYTES:,} bytes")
+    return data
+
+
 def _replace(path: Path, data: bytes) -> None:
     """Write `data` to `path` in one os.replace, creating .promptops/ (with its .gitignore) as needed."""
     folder = path.parent
+    linked = [path, folder] + ([folder.parent] if folder.parent.name == ".promptops" else [])
+    if any(p.is_symlink() for p in linked):  # a pull request can commit .promptops/cache -> elsewhere
+        raise OSError(f"{path}: promptops never writes a cache through a link")
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     top = folder if folder.name == ".promptops" else folder.parent
@@ -121,7 +138,7 @@ class SignedPickle:
     def load(self) -> Any:
         """Return the cached value, or None when the file is missing, corrupt, foreign or of another format."""
         try:
-            data = self.path.read_bytes()
+            data = _bounded_read(self.path)
         except OSError:
             return None
         mac, body = data[:32], data[32:]

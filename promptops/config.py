@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from promptops.errors import ConfigError, ProjectNotFound
@@ -76,6 +76,8 @@ def load_config(root: Path) -> ProjectConfig:
     if problems:
         lines = "\n".join(f"  {source}: {p.message}" for p in problems)
         raise ConfigError(f"invalid promptops configuration:\n{lines}")
+    _check_inside(raw, "prompts_dir", source, dot_folders=False)
+    _check_inside(raw, "registry_path", source, dot_folders=True)
     gate = gate_policy(raw["gate"]) if "gate" in raw else None
     return ProjectConfig(
         prompts_dir=raw.get("prompts_dir", "prompts"),
@@ -84,7 +86,9 @@ def load_config(root: Path) -> ProjectConfig:
         default_model=raw.get("default_model", "mock-llm-v1"),
         constants=dict(raw.get("constants", {})),
         gate=gate,
-        redact_patterns=tuple(raw.get("redact", {}).get("patterns", ())),
+        redact_patterns=_patterns(raw.get("redact", {}).get("patterns", ()), source),
+        redact_env=tuple(raw.get("redact", {}).get("env", ())),
+        custom_code=raw.get("check", {}).get("custom_code", "any"),
         require_experiment=raw.get("require_experiment", True),
         tracing=TracingConfig(**raw.get("tracing", {})),  # the schema allows exactly its fields
         source=source,
@@ -102,6 +106,35 @@ def budget(raw: Mapping[str, Any], source: str) -> Budget:
         assume_input_tokens=int(raw.get("assume_input_tokens", 1000)),
         assume_output_tokens=int(raw.get("assume_output_tokens", 500)),
     )
+
+
+def _patterns(patterns: list[str], source: str) -> tuple[str, ...]:
+    """Return the redact patterns, refusing one that does not compile (it would fail in the middle of a run)."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{source}: redact.patterns: {pattern!r} is not a regular expression: {exc}") from None
+    return tuple(patterns)
+
+
+def _check_inside(raw: Mapping[str, Any], key: str, source: str, *, dot_folders: bool) -> None:
+    """Refuse a configured path that leaves the project (`/`, `..`) or, for the prompts, enters a dot-folder.
+
+    The configuration comes from the pull request too: `prompts_dir: /` would let an include read any file.
+    """
+    if key not in raw:
+        return
+    value = str(raw[key])
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    leaves = value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":") or ".." in parts
+    hidden = not dot_folders and any(part.startswith(".") for part in parts if part != ".")
+    if leaves or hidden:
+        raise ConfigError(
+            f"{source}: {key} {value!r} must be a relative path inside the project"
+            + ("" if dot_folders else ", not in a dot-folder")
+            + " (a pull request can change the configuration, so promptops refuses paths that leave it)"
+        )
 
 
 def _read_raw(root: Path) -> tuple[dict[str, Any], str]:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from promptops import files, schema, yamlfile
-from promptops.model import DatasetItem, DatasetSpec, Diagnostic, KnowledgeDoc
+from promptops import files, printable, schema, yamlfile
+from promptops.model import DatasetItem, DatasetSpec, Diagnostic, KnowledgeDoc, ReadScope
+
+MAX_ITEMS = 50_000  # items (or knowledge-base documents) in one dataset: each costs time in every run
+_CONTENT_LINE = re.compile(r"^[ \t]*\S", re.MULTILINE)
 
 
-def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagnostic]]:
+def load_dataset(path: Path, root: Path, scope: ReadScope | None = None) -> tuple[DatasetSpec | None, list[Diagnostic]]:
     """Parse one dataset file; return the dataset (None when it has errors) and its diagnostics."""
-    read = files.read_text(path, root, max_bytes=files.MAX_DATASET_BYTES)
+    read = files.read_text(path, root, scope=scope, max_bytes=files.MAX_DATASET_BYTES)
     if read.problem is not None or read.text is None:
         return None, [read.problem] if read.problem else []
     if path.suffix == ".jsonl":
+        content = _CONTENT_LINE.finditer(read.text)  # counted lazily: a 60 MB file of tiny items costs no list
+        if sum(1 for _ in itertools.islice(content, MAX_ITEMS + 1)) > MAX_ITEMS:
+            return None, [_too_many(read.path, read.text.count("\n") + 1)]
         data, lines, diags = _jsonl(read.text, read.path)
         positions = {f"items.{i}": (line, 1) for i, line in enumerate(lines)}
     else:
@@ -28,6 +36,10 @@ def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagn
             )
     if diags:
         return None, diags
+    for key in ("items", "knowledge_base"):
+        listed = data.get(key) if isinstance(data, dict) else None
+        if isinstance(listed, list) and len(listed) > MAX_ITEMS:
+            return None, [_too_many(read.path, len(listed))]
     for problem in schema.check("dataset", data):
         line, col = _nearest(positions, problem.path)
         diags.append(Diagnostic(read.path, line, col, "dataset-schema", "error", problem.message))
@@ -37,6 +49,10 @@ def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagn
         if not isinstance(item_id, str):
             continue
         line = positions.get(f"items.{index}", (None, None))[0]
+        bad = printable.unsafe_char(item_id)
+        if bad is not None:
+            message = f"item id {printable.escaped(item_id)!r} must not contain {printable.describe(bad)}"
+            diags.append(Diagnostic(read.path, line, None, "invalid-item-id", "error", message))
         if item_id in seen:
             diags.append(
                 Diagnostic(
@@ -53,6 +69,11 @@ def load_dataset(path: Path, root: Path) -> tuple[DatasetSpec | None, list[Diagn
     if any(d.severity == "error" for d in diags):
         return None, diags
     return _build(path, read.path, data, positions), diags
+
+
+def _too_many(rel: str, count: int) -> Diagnostic:
+    message = f"the dataset has more than {MAX_ITEMS:,} entries ({count:,} lines or items): split it or sample it"
+    return Diagnostic(rel, 1, 1, "dataset-too-large", "error", message)
 
 
 def _jsonl(text: str, rel: str) -> tuple[dict[str, Any], list[int], list[Diagnostic]]:

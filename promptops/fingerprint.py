@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from promptops.files import regular_bytes
 from promptops.model import DatasetSpec, EvaluatorSpec, GatePolicy, PromptSpec
 
 NO_EXPERIMENT = "no experiment"
@@ -92,8 +93,10 @@ def _code_digest(root: Path, ref: str) -> str | None:
     base = root.joinpath(*module.split("."))
     for path in (base.with_suffix(".py"), base / "__init__.py"):
         try:
-            if path.is_file() and path.resolve().is_relative_to(root.resolve()):
-                return hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
+            inside = path.is_file() and path.resolve().is_relative_to(root.resolve())
+        except (OSError, ValueError):
             return None
+        data = regular_bytes(path) if inside else None  # bounded, never blocking: the PR may commit anything
+        if data is not None:
+            return hashlib.sha256(data).hexdigest()
     return None

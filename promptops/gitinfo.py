@@ -188,3 +188,28 @@ def uncommitted(root: Path, folder: Path) -> list[str]:
         skip = "R" in status or "C" in status
         changed.append(path)
     return sorted(changed)
+
+
+def tracked_files(folder: Path) -> frozenset[str] | None:
+    """Return the files git tracks under `folder` (POSIX paths relative to it), or None outside git."""
+    repo = _repo(folder)
+    if repo is None or repo.working_tree_dir is None:
+        return None
+    top = Path(repo.working_tree_dir).resolve()
+    rel = folder.resolve().relative_to(top).as_posix()
+    listed = str(repo.git.ls_files("-z", "--", "." if rel == "." else rel))
+    prefix = "" if rel == "." else rel + "/"
+    return frozenset(p[len(prefix) :] for p in listed.split("\0") if p and p.startswith(prefix))
+
+
+def changed_files(root: Path, base: str) -> list[str]:
+    """Return the files (relative to the work tree) that differ from `base`: committed, staged, edited or new."""
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository")
+    try:
+        changed = str(repo.git.diff("--name-only", "-z", "--no-renames", base)).split("\0")
+        untracked = str(repo.git.ls_files("-z", "--others", "--exclude-standard")).split("\0")
+    except _unknown_ref_errors() as exc:
+        raise GitError(f"git cannot compare with {base!r}: {exc}") from None
+    return sorted({path for path in (*changed, *untracked) if path})

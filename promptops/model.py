@@ -231,12 +231,26 @@ class ProjectConfig:
     constants: Mapping[str, Any] = field(default_factory=dict)
     gate: GatePolicy | None = None
     redact_patterns: tuple[str, ...] = ()
+    redact_env: tuple[str, ...] = ()  # environment variables whose values are masked everywhere
+    custom_code: str = "any"  # check: any | base-only (custom module:function code the base branch has)
     require_experiment: bool = True
     tracing: TracingConfig = field(default_factory=TracingConfig)
     source: str = ""  # the file the config came from, relative to root
     responses: ResponsesConfig = field(default_factory=ResponsesConfig)
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)  # over the built-in table (cost.py)
     budget: Budget | None = None  # for everything one command runs
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """What promptops may read of a checkout: regular files whose real path is under `prompts_root`.
+
+    `tracked` (paths relative to `prompts_root`) narrows it to the files git tracks: set when the prompts folder
+    is the project root itself, where the checkout also holds what the pull request did not write.
+    """
+
+    prompts_root: Path  # resolved
+    tracked: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +263,7 @@ class Project:
     datasets: tuple[DatasetSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
     rendered: Mapping[str, RenderedPrompt] = field(default_factory=dict)  # filled once the project validated
+    scope: ReadScope | None = None  # what loading was allowed to read (None: the prompts folder, no git rule)
 
     @property
     def prompts_root(self) -> Path:

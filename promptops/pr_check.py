@@ -18,7 +18,8 @@ from typing import Any
 from promptops import gitinfo
 from promptops import render as rendering
 from promptops.budget import NotEvaluated
-from promptops.errors import PromptopsError
+from promptops.custom_code import CustomCodeGuard
+from promptops.errors import ConfigError, ExperimentError, PromptopsError
 from promptops.experiments import RunFn
 from promptops.model import Project, PromptSpec, RenderedPrompt
 from promptops.plan import PromptPlan
@@ -66,7 +67,12 @@ def base_prompts(root: Path, base_commit: str) -> dict[str, BasePrompt]:
 
 
 def check_prompts(
-    project: Project, base_commit: str, reg: Registry | None, plans: Mapping[str, PromptPlan], run: RunFn
+    project: Project,
+    base_commit: str,
+    reg: Registry | None,
+    plans: Mapping[str, PromptPlan],
+    run: RunFn,
+    guard: CustomCodeGuard | None = None,
 ) -> list[PromptCheck]:
     """Judge every prompt whose content or experiment differs from the base commit; list the ones removed."""
     from promptops.api.planning import fingerprints
@@ -81,7 +87,7 @@ def check_prompts(
         if not content_changed and old is not None and old.fingerprint == prints[spec.name]:
             continue
         status = "new" if old is None else ("changed" if content_changed else "experiment changed")
-        checks.append(_check_one(project, spec, head, old, status, reg, plans.get(spec.name), run))
+        checks.append(_check_one(project, spec, head, old, status, reg, plans.get(spec.name), run, guard))
     in_head = {spec.name for spec in project.prompts}
     for name, gone in sorted(base.items()):
         if name not in in_head:
@@ -100,6 +106,7 @@ def _check_one(
     reg: Registry | None,
     plan: PromptPlan | None,
     run: RunFn,
+    guard: CustomCodeGuard | None = None,
 ) -> PromptCheck:
     production = baseline_version(reg, spec.name) if reg else None
     if production is not None:
@@ -123,6 +130,9 @@ def _check_one(
     dataset = project.dataset(spec.experiment.dataset)
     assert dataset is not None  # validation guarantees it
     baseline, source = _baseline(production, spec, old)
+    refused = guard.refusal(spec) if guard is not None else None
+    if refused is not None:  # the switch for teams that run no PR code next to CI's secrets
+        return PromptCheck(spec.name, status, source, diff, planned, None, error=refused, **where)
     only_experiment = plan.status == "experiment-changed" if plan is not None else status == "experiment changed"
     try:
         if only_experiment:
@@ -136,6 +146,8 @@ def _check_one(
         verdict, cand_run, base_run = evaluate(spec, dataset, candidate, baseline, run)
     except NotEvaluated as exc:  # over budget, or the model cannot run here: the check says so and fails
         return PromptCheck(spec.name, status, source, diff, planned, None, exc.reason, evaluated=False, **where)
+    except (ConfigError, ExperimentError) as exc:  # e.g. custom code that cannot be imported: the prompt fails
+        return PromptCheck(spec.name, status, source, diff, planned, None, error=str(exc), **where)
     runs = Evaluation.of(cand_run, base_run, candidate, baseline)
     return PromptCheck(spec.name, status, source, diff, planned, verdict, runs=runs, **where)
 

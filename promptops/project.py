@@ -7,8 +7,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptops import files, schema, yamlfile
-from promptops.config import budget, gate_policy, load_config
+from promptops import files, printable, schema, yamlfile
+from promptops.config import CONFIG_FILES, budget, gate_policy, load_config
 from promptops.datasets import load_dataset
 from promptops.model import (
     Diagnostic,
@@ -19,6 +19,7 @@ from promptops.model import (
     Project,
     ProjectConfig,
     PromptSpec,
+    ReadScope,
     Variable,
 )
 
@@ -38,42 +39,65 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
     """
     config = config or load_config(root)
     prompts_root = root / config.prompts_dir
+    scope = files.read_scope(prompts_root, root) if prompts_root.is_dir() else ReadScope(prompts_root.resolve())
     diagnostics: list[Diagnostic] = []
     prompts = []
-    for path in _prompt_files(prompts_root):
+    if scope.tracked is not None:
+        cache = None  # with prompts_dir ".", what may be read depends on git's index, which the cache keys miss
+    for path in _prompt_files(prompts_root, scope, diagnostics):
         if cache is not None:
-            spec, problems = cache.prompt(path, files.relative(path, root), partial(load_prompt, path, root, config))
+            load = partial(load_prompt, path, root, config, scope)
+            spec, problems = cache.prompt(path, files.relative(path, root), load)
         else:
-            spec, problems = load_prompt(path, root, config)
+            spec, problems = load_prompt(path, root, config, scope)
         diagnostics.extend(problems)
         if spec is not None:
             prompts.append(spec)
     datasets = []
     for path in _dataset_files(prompts_root / DATASETS_DIR):
         if cache is not None:
-            dataset, problems = cache.dataset(path, files.relative(path, root), partial(load_dataset, path, root))
+            load_one = partial(load_dataset, path, root, scope)
+            dataset, problems = cache.dataset(path, files.relative(path, root), load_one)
         else:
-            dataset, problems = load_dataset(path, root)
+            dataset, problems = load_dataset(path, root, scope)
         diagnostics.extend(problems)
         if dataset is not None:
             datasets.append(dataset)
-    return Project(root, config, tuple(prompts), tuple(datasets), tuple(diagnostics))
+    return Project(root, config, tuple(prompts), tuple(datasets), tuple(diagnostics), scope=scope)
 
 
-def _prompt_files(prompts_root: Path) -> Iterator[Path]:
+def _prompt_files(prompts_root: Path, scope: ReadScope, found: list[Diagnostic]) -> Iterator[Path]:
+    """Yield every prompt file (anything with a prompt suffix that is not a folder: a FIFO is reported, not skipped).
+
+    With the project root as the prompts folder, files git does not track are not read, and a warning says so.
+    """
     if not prompts_root.is_dir():
         return
+    at_root = scope.tracked is not None
     for path in sorted(prompts_root.rglob("*")):
         rel = path.relative_to(prompts_root)
         if rel.parts[0] in (DATASETS_DIR, PARTIALS_DIR) or any(p.startswith(".") for p in rel.parts):
             continue
-        if path.suffix in PROMPT_SUFFIXES and (path.is_file() or path.is_symlink()):
-            yield path
+        if path.suffix not in PROMPT_SUFFIXES or (path.is_dir() and not path.is_symlink()):
+            continue
+        if at_root and len(rel.parts) == 1 and rel.name in CONFIG_FILES:
+            continue  # promptops.yaml is the configuration, not a prompt
+        if at_root and rel.as_posix() not in (scope.tracked or ()):
+            message = "not read: with prompts_dir '.', promptops reads only files git tracks (`git add` it)"
+            found.append(
+                Diagnostic(printable.escaped(rel.as_posix()), None, None, "untracked-file", "warning", message)
+            )
+            continue
+        yield path
 
 
 def _dataset_files(folder: Path) -> Iterator[Path]:
     if folder.is_dir():
-        yield from sorted(p for p in folder.iterdir() if p.suffix in DATASET_SUFFIXES and not p.name.startswith("."))
+        yield from sorted(
+            p
+            for p in folder.iterdir()
+            if p.suffix in DATASET_SUFFIXES and not p.name.startswith(".") and not (p.is_dir() and not p.is_symlink())
+        )
 
 
 def prompt_name_for(path: Path, prompts_root: Path) -> str:
@@ -81,9 +105,12 @@ def prompt_name_for(path: Path, prompts_root: Path) -> str:
     return path.relative_to(prompts_root).with_suffix("").as_posix()
 
 
-def load_prompt(path: Path, root: Path, config: ProjectConfig) -> tuple[PromptSpec | None, list[Diagnostic]]:
+def load_prompt(
+    path: Path, root: Path, config: ProjectConfig, scope: ReadScope | None = None
+) -> tuple[PromptSpec | None, list[Diagnostic]]:
     """Parse one prompt file; return the spec (None when it has errors) and its diagnostics."""
-    read = files.read_text(path, root)
+    scope = scope or files.read_scope(root / config.prompts_dir, root)
+    read = files.read_text(path, root, scope=scope)
     if read.problem is not None or read.text is None:
         return None, [read.problem] if read.problem else []
     rel = read.path
@@ -104,7 +131,7 @@ def load_prompt(path: Path, root: Path, config: ProjectConfig) -> tuple[PromptSp
         diags.append(Diagnostic(rel, line, col, "schema", "error", problem.message))
     if diags:
         return None, diags
-    return _build_spec(doc, path, root, rel, config)
+    return _build_spec(doc, path, root, rel, config, scope)
 
 
 def _locate(positions: dict[str, tuple[int, int]], dotted: str) -> tuple[int, int]:
@@ -119,7 +146,7 @@ def _locate(positions: dict[str, tuple[int, int]], dotted: str) -> tuple[int, in
 
 
 def _build_spec(
-    doc: yamlfile.YamlDocument, path: Path, root: Path, rel: str, config: ProjectConfig
+    doc: yamlfile.YamlDocument, path: Path, root: Path, rel: str, config: ProjectConfig, scope: ReadScope
 ) -> tuple[PromptSpec | None, list[Diagnostic]]:
     data: dict[str, Any] = doc.data
     positions = doc.positions
@@ -142,13 +169,13 @@ def _build_spec(
         template_line = positions.get("prompt#value", (1, 1))[0]
     else:
         sibling = path.with_suffix(".jinja")
-        if not sibling.exists():
+        if not (sibling.exists() or sibling.is_symlink()):  # a dangling link is reported by read_text
             return None, [
                 Diagnostic(
                     rel, 1, 1, "missing-template", "error", f"no template: add `prompt:` or a sibling {sibling.name}"
                 )
             ]
-        read = files.read_text(sibling, root)
+        read = files.read_text(sibling, root, scope=scope)
         if read.problem is not None:
             return None, [read.problem]
         template, template_path = read.text, read.path

@@ -69,11 +69,15 @@ def origin_of(project: Project, name: str, dirty_files: Collection[str]) -> Orig
 
 
 def commit_message(root: Path, origin: Origin) -> str:
-    """Return the version's commit message: the git commit's subject and short hash (and whether it was dirty)."""
+    """Return the version's commit message: the git commit's subject (masked), short hash, and if dirty."""
+    from promptops.sensitive import configured_patterns, redact
+
     commit = origin.commit
     if commit is None:
         return "promptops: from a working tree outside git"
     subject = gitinfo.commit_subject(root, commit) or ""
+    # Masked like everything sent to Langfuse: a commit subject can quote an email, a key or a customer.
+    subject = redact(subject, configured_patterns())
     message = f"{subject} (git {commit[:12]})" if subject else f"git {commit[:12]}"
     if origin.dirty:
         message = f"uncommitted changes on top of {message}"

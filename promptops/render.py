@@ -13,21 +13,23 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound
+from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-from promptops import files
+from promptops import files, printable
 from promptops.errors import RenderError
-from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
-from promptops.sandbox import BoundedSandbox, deadline
+from promptops.model import Diagnostic, Project, PromptSpec, ReadScope, RenderedPrompt
+from promptops.sandbox import MAX_RENDERED_CHARS, BoundedSandbox, RenderTimeout, bounded, deadline
+from promptops.template_check import Template, TemplateChecker
+from promptops.usercode import describe, one_line
 
-MAX_RENDERED_CHARS = 1_000_000
-MAX_INCLUDE_DEPTH = 10
+CHECK_SECONDS = 2.0  # the static checks of one prompt and its partials
+MAX_INCLUDE_NAME = 1024  # characters of an include path
+MAX_NAME_COMPONENT = 255  # bytes of one path component (NAME_MAX on Linux and macOS)
 # What Langfuse's compile() treats as a variable: `{{`, then anything up to the next `}}` (REFERENCE §3.2).
 LANGFUSE_VARIABLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -38,22 +40,33 @@ def placeholder(name: str) -> str:
 
 
 class _PromptsLoader(BaseLoader):
-    """Load includes from the prompts folder only; links and paths that leave it are refused."""
+    """Load includes from the prompts folder only, as files.read_text reads them: links and paths that leave it,
+    dot-files, non-regular files and names no file system accepts are refused (TemplateNotFound says why)."""
 
-    def __init__(self, prompts_root: Path, project_root: Path) -> None:
-        self.prompts_root = prompts_root.resolve()
+    def __init__(self, scope: ReadScope, project_root: Path) -> None:
+        self.scope = scope
         self.project_root = project_root
 
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        bad = printable.unsafe_char(template)
+        if bad is not None:
+            raise TemplateNotFound(f"{printable.escaped(template)!r} (the name contains {printable.describe(bad)})")
+        if (
+            template.startswith("/")
+            or len(template) > MAX_INCLUDE_NAME
+            or any(len(part.encode()) > MAX_NAME_COMPONENT for part in template.split("/"))
+        ):
+            raise TemplateNotFound(f"{template[:80]!r} (includes must stay inside the prompts folder, as short paths)")
+        path = self.scope.prompts_root / template
         try:
-            target = (self.prompts_root / template).resolve()
-        except (OSError, RuntimeError):  # a link loop
+            target = path.resolve()
+        except (OSError, RuntimeError, ValueError):  # a link loop, a name the OS refuses
             raise TemplateNotFound(f"{template} (a broken or looping link)") from None
-        if template.startswith("/") or not target.is_relative_to(self.prompts_root):
+        if not target.is_relative_to(self.scope.prompts_root):
             raise TemplateNotFound(f"{template} (includes must stay inside the prompts folder)")
-        if not target.is_file():
+        if not (path.exists() or path.is_symlink()):
             raise TemplateNotFound(template)
-        read = files.read_text(target, self.project_root)
+        read = files.read_text(path, self.project_root, scope=self.scope)
         if read.problem is not None or read.text is None:
             raise TemplateNotFound(f"{template} ({read.problem.message if read.problem else 'unreadable'})")
         mtime = target.stat().st_mtime_ns
@@ -61,10 +74,10 @@ class _PromptsLoader(BaseLoader):
 
 
 @functools.lru_cache(maxsize=8)
-def environment(prompts_root: Path, project_root: Path) -> SandboxedEnvironment:
+def environment(scope: ReadScope, project_root: Path) -> SandboxedEnvironment:
     """Return the sandboxed Jinja environment for a project's prompts (cached: partials compile once)."""
     return BoundedSandbox(
-        loader=_PromptsLoader(prompts_root, project_root),
+        loader=_PromptsLoader(scope, project_root),
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,  # a partial's final newline separates it from what follows
@@ -73,33 +86,33 @@ def environment(prompts_root: Path, project_root: Path) -> SandboxedEnvironment:
     )
 
 
-@dataclass(frozen=True)
-class _Template:
-    source: str
-    path: str  # file the source is in, relative to the project root
-    first_line: int  # line of the file where the source starts
-
-
-def _templates(spec: PromptSpec) -> Iterator[tuple[str | None, _Template]]:
+def _templates(spec: PromptSpec) -> Iterator[tuple[str | None, Template]]:
     if spec.type == "text":
-        yield None, _Template(spec.template or "", spec.template_path, spec.template_line)
+        yield None, Template(spec.template or "", spec.template_path, spec.template_line)
         return
     for message in spec.messages:
         if message.content is not None:
-            yield message.role, _Template(message.content, spec.path, message.line or 1)
+            yield message.role, Template(message.content, spec.path, message.line or 1)
 
 
 def check_prompt(
-    spec: PromptSpec, prompts_root: Path, project_root: Path
+    spec: PromptSpec, prompts_root: Path, project_root: Path, *, scope: ReadScope | None = None
 ) -> tuple[list[Diagnostic], RenderedPrompt | None]:
     """Return a prompt's template problems (syntax, undeclared and misused variables, unsafe code) and, when it
     rendered cleanly, the rendered prompt, so callers need not render it a second time."""
-    env = environment(prompts_root, project_root)
+    scope = scope or files.read_scope(prompts_root, project_root)
+    env = environment(scope, project_root)
     runtime = set(spec.runtime_names())
-    checker = _TemplateChecker(env, runtime, runtime | set(spec.constants) | set(env.globals), project_root)
+    checker = TemplateChecker(env, runtime, runtime | set(spec.constants) | set(env.globals), project_root)
     diags: list[Diagnostic] = []
-    for _, tpl in _templates(spec):
-        diags.extend(checker.check(tpl))
+    try:
+        with deadline(CHECK_SECONDS):
+            for _, tpl in _templates(spec):
+                diags.extend(checker.check(tpl))
+    except RenderTimeout:
+        line, col = spec.position("prompt" if spec.type == "text" else "messages")
+        message = f"the templates and their includes take longer than {CHECK_SECONDS:g} s to check: simplify them"
+        return [*diags, Diagnostic(spec.path, line, col, "jinja-too-complex", "error", message)], None
     for var in spec.variables:
         if var.name not in checker.used:
             line, col = spec.position(f"variables.{var.name}")
@@ -115,121 +128,15 @@ def check_prompt(
             )
     if any(d.severity == "error" for d in diags):
         return diags, None
-    problems, rendered = _check_render(spec, prompts_root, project_root)
+    problems, rendered = _check_render(spec, prompts_root, project_root, scope)
     return diags + problems, rendered
 
 
-@dataclass
-class _TemplateChecker:
-    """Walks a prompt's templates and the partials they include, collecting problems and the names used."""
-
-    env: SandboxedEnvironment
-    runtime: set[str]  # declared runtime variables
-    known: set[str]  # every name a template may use
-    project_root: Path
-    used: set[str] = field(default_factory=set)
-
-    def check(self, tpl: _Template, depth: int = 0) -> list[Diagnostic]:
-        """Return the problems of one template and, recursively, of its includes."""
-
-        def diag(lineno: int | None, code: str, message: str) -> Diagnostic:
-            line = tpl.first_line + (lineno or 1) - 1
-            return Diagnostic(tpl.path, line, None, code, "error", message)
-
-        try:
-            ast = self.env.parse(tpl.source)
-        except TemplateSyntaxError as exc:
-            return [diag(exc.lineno, "jinja-syntax", f"Jinja syntax error: {exc.message}")]
-        except (RecursionError, MemoryError):
-            return [diag(1, "jinja-syntax", "the template is nested too deeply to parse: flatten it")]
-        diags = []
-        for node, parent in _walk(ast, None):
-            if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in self.runtime:
-                self.used.add(node.name)
-                if not isinstance(parent, nodes.Output):
-                    diags.append(diag(node.lineno, "runtime-variable-in-logic", _misuse_message(node.name, parent)))
-            elif isinstance(node, nodes.Getattr | nodes.Getitem) and _dunder(node):
-                diags.append(
-                    diag(node.lineno, "unsafe-template", "templates may not access private or dunder attributes")
-                )
-            elif isinstance(node, nodes.Extends | nodes.Import | nodes.FromImport):
-                diags.append(
-                    diag(
-                        node.lineno,
-                        "unsupported-tag",
-                        "use {% include %} of a partial; extends/import are not supported",
-                    )
-                )
-            elif isinstance(node, nodes.Include):
-                diags.extend(self._include(node, depth, diag))
-        for name in sorted(meta.find_undeclared_variables(ast) - self.known):
-            line = next((n.lineno for n, _ in _walk(ast, None) if isinstance(n, nodes.Name) and n.name == name), 1)
-            diags.append(
-                diag(
-                    line,
-                    "undeclared-variable",
-                    f"{name!r} is not defined: declare it under `variables:` (runtime) or `constants:` (build time)",
-                )
-            )
-        return diags
-
-    def _include(
-        self, node: nodes.Include, depth: int, diag: Callable[[int | None, str, str], Diagnostic]
-    ) -> list[Diagnostic]:
-        if not isinstance(node.template, nodes.Const) or not isinstance(node.template.value, str):
-            return [
-                diag(node.lineno, "include-dynamic", "include a fixed path, e.g. {% include '_partials/x.jinja' %}")
-            ]
-        if depth >= MAX_INCLUDE_DEPTH:
-            return [
-                diag(node.lineno, "include-depth", f"includes nest deeper than {MAX_INCLUDE_DEPTH} levels (a cycle?)")
-            ]
-        name = node.template.value
-        try:
-            source, filename, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
-        except TemplateNotFound as exc:
-            message = f"cannot include {exc.message}: paths are relative to the prompts folder"
-            return [diag(node.lineno, "include-not-found", message)]
-        included = _Template(source, files.relative(Path(filename or name), self.project_root), 1)
-        return self.check(included, depth + 1)
-
-
-def _walk(node: nodes.Node, parent: nodes.Node | None) -> Iterator[tuple[nodes.Node, nodes.Node | None]]:
-    yield node, parent
-    for child in node.iter_child_nodes():
-        yield from _walk(child, node)
-
-
-def _dunder(node: nodes.Getattr | nodes.Getitem) -> bool:
-    attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-    return isinstance(attr, str) and attr.startswith("_")
-
-
-def _misuse_message(name: str, parent: nodes.Node | None) -> str:
-    where = {
-        nodes.If: "an {% if %} condition",
-        nodes.CondExpr: "an inline if",
-        nodes.For: "a {% for %} loop",
-        nodes.Filter: "a filter",
-        nodes.Test: "a test",
-        nodes.Call: "a call",
-        nodes.Compare: "a comparison",
-        nodes.Getattr: "an attribute access",
-        nodes.Getitem: "an index",
-        nodes.Assign: "a {% set %}",
-    }
-    kind = next((text for cls, text in where.items() if isinstance(parent, cls)), "an expression")
-    return (
-        f"runtime variable {name!r} is used in {kind}, but its value only exists at run time (Langfuse substitutes "
-        f"{{{{{name}}}}} after the template is rendered): print it as {{{{ {name} }}}}, or make it a constant"
-    )
-
-
 def _check_render(
-    spec: PromptSpec, prompts_root: Path, project_root: Path
+    spec: PromptSpec, prompts_root: Path, project_root: Path, scope: ReadScope
 ) -> tuple[list[Diagnostic], RenderedPrompt | None]:
     try:
-        rendered = render(spec, prompts_root, project_root)
+        rendered = render(spec, prompts_root, project_root, scope=scope)
     except RenderError as exc:
         line, col = spec.position("prompt" if spec.type == "text" else "messages")
         reason = str(exc).removeprefix(f"{spec.path}: ")
@@ -250,14 +157,19 @@ def _check_render(
 
 def rendered_in(project: Project, spec: PromptSpec) -> RenderedPrompt:
     """Return a prompt as validation already rendered it, rendering it only if validation did not."""
-    return project.rendered.get(spec.name) or render(spec, project.prompts_root, project.root)
+    return project.rendered.get(spec.name) or render(spec, project.prompts_root, project.root, scope=project.scope)
 
 
 def render(
-    spec: PromptSpec, prompts_root: Path, project_root: Path, values: Mapping[str, Any] | None = None
+    spec: PromptSpec,
+    prompts_root: Path,
+    project_root: Path,
+    values: Mapping[str, Any] | None = None,
+    *,
+    scope: ReadScope | None = None,
 ) -> RenderedPrompt:
     """Render a prompt: runtime variables as `{{name}}` placeholders, or with `values` a full Jinja render."""
-    env = environment(prompts_root, project_root)
+    env = environment(scope or files.read_scope(prompts_root, project_root), project_root)
     context = dict(spec.constants)
     for var in spec.variables:
         context[var.name] = placeholder(var.name) if values is None else values.get(var.name, "")
@@ -285,15 +197,16 @@ def render(
 def _render_one(env: SandboxedEnvironment, source: str, context: Mapping[str, Any], spec: PromptSpec) -> str:
     try:
         # YAML block scalars end with a newline that is not part of the prompt.
-        with deadline():
+        with bounded():
             text = env.from_string(source.rstrip("\n")).render(context)
     except SecurityError as exc:
         raise RenderError(f"{spec.path}: unsafe template refused by the sandbox: {exc}") from None
     except UndefinedError as exc:
         raise RenderError(f"{spec.path}: {exc.message}") from None
-    except (TemplateError, RecursionError, MemoryError, SyntaxError, ArithmeticError, TypeError, ValueError) as exc:
-        # SyntaxError: Python refuses to compile very deeply nested templates (too many nested blocks).
-        raise RenderError(f"{spec.path}: template failed to render: {exc}") from None
+    except Exception as exc:  # Jinja and the template's own operations on untrusted input: never an internal error
+        # e.g. SyntaxError: Python refuses to compile very deeply nested templates (too many nested blocks).
+        reason = describe(exc) if isinstance(exc, MemoryError | SyntaxError) or not str(exc) else one_line(exc)
+        raise RenderError(f"{spec.path}: template failed to render: {reason}") from None
     if len(text) > MAX_RENDERED_CHARS:
         raise RenderError(f"{spec.path}: rendered text is longer than {MAX_RENDERED_CHARS:,} characters")
     return text

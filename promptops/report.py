@@ -36,11 +36,12 @@ class PromptCheck:
     line: int | None = None  # the line a failed gate is annotated on (the prompt's `gate:`)
     runs: Evaluation | None = None  # the runs the verdict judged, for reports that show every item
     evaluated: bool = True  # False: it has an experiment that could not be judged (budget, model not runnable)
+    error: str = ""  # why the gate could not finish (user code that cannot run, ...): a failed gate
 
     @property
     def passed(self) -> bool:
         """Return whether this prompt lets the check pass (a prompt that could not be evaluated does not)."""
-        return not self.blocked and self.evaluated and (self.verdict is None or self.verdict.passed)
+        return not self.error and not self.blocked and self.evaluated and (self.verdict is None or self.verdict.passed)
 
 
 def markdown(
@@ -88,6 +89,8 @@ def cost_line(prompts: Sequence[PromptCheck]) -> str | None:
 
 
 def _verdict_cell(p: PromptCheck) -> str:
+    if p.error:
+        return "❌ could not run"
     if p.blocked:
         return f"❌ {_cell(p.note)}"
     if not p.evaluated:
@@ -129,7 +132,9 @@ def _prompt_section(p: PromptCheck) -> str:
             "</details>",
             "",
         ]
-    if p.verdict is not None:
+    if p.error:
+        parts.append(f"❌ **The gate could not finish, so it failed:** {_cell(p.error)}")
+    elif p.verdict is not None:
         parts.append(verdict_markdown(p.verdict))
     elif p.blocked:
         parts.append(f"**Fails:** {p.blocked}")

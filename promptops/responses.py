@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from promptops.errors import ModelError
+from promptops.files import regular_bytes
 from promptops.llm.base import Completion, LLMRequest
 from promptops.sensitive import redact
 
@@ -76,6 +77,9 @@ def prompt_folder(name: str) -> Path:
     return Path("_" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16])  # never `..` or an absolute path
 
 
+MAX_RECORDING_BYTES = 16 * 1024 * 1024  # one recorded response
+
+
 class ResponseStore:
     """The recordings folder of a project (default <prompts_dir>/_responses)."""
 
@@ -98,12 +102,14 @@ class ResponseStore:
     def get(self, prompt: str, key: str) -> Completion | None:
         """Return the recorded completion for a key, None if there is none; a damaged file is a ModelError."""
         path = self.path(prompt, key)
-        try:
-            text = path.read_text("utf-8")
-        except FileNotFoundError:
+        if not (path.exists() or path.is_symlink()):
             return None
-        except OSError as exc:
-            raise ModelError(f"{self._shown(path)}: cannot read the recording: {exc}") from None
+        text = self._read(path)
+        if text is None:
+            raise ModelError(
+                f"{self._shown(path)}: cannot read the recording: it must be a regular file of at most "
+                f"{MAX_RECORDING_BYTES:,} bytes inside {self.describe()}"
+            )
         try:
             entry = json.loads(text)
             if entry.get("key") != key:
@@ -171,8 +177,8 @@ class ResponseStore:
             return found
         for path in sorted(folder.glob("*.json")):
             try:
-                entry = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError):
+                entry = json.loads(self._read(path) or "")
+            except ValueError:
                 continue
             if isinstance(entry, dict) and entry.get("format") == FORMAT:
                 found.append(entry)
@@ -180,6 +186,21 @@ class ResponseStore:
 
     def _redact(self, text: str) -> str:
         return redact(text, self.redact_patterns)
+
+    def _read(self, path: Path) -> str | None:
+        """Return a recording's text; None unless it is a bounded regular file whose real path stays in the store.
+
+        The store is in the repository, so a pull request can commit a FIFO or a link to the checkout's secrets.
+        """
+        try:
+            inside = path.resolve(strict=True).is_relative_to(self.folder.resolve())
+        except (OSError, RuntimeError, ValueError):
+            return None
+        data = regular_bytes(path, MAX_RECORDING_BYTES) if inside else None
+        try:
+            return data.decode("utf-8") if data is not None else None
+        except UnicodeDecodeError:
+            return None
 
     def _shown(self, path: Path) -> str:
         try:

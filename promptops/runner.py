@@ -9,6 +9,9 @@ failure threshold keep a run finite; the tracer records it (nowhere, SQLite or L
 from __future__ import annotations
 
 import asyncio
+import functools
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from promptops.model_calls import CURRENT_ITEM, ItemScope, ModelSession, RunCall
 from promptops.results import EVALUATOR_ERROR, ExperimentResult, ItemResult
 from promptops.tasks import MissingVariable, Task, TaskContext, TaskResult, get_task
 from promptops.tracing.base import ItemTrace, RunInfo, Subject, Tracer, new_id
+from promptops.usercode import being_cancelled, describe
 
 __all__ = ["BUDGET", "ExperimentRun", "RunHooks", "Subject", "backoff_s", "run", "run_experiment"]
 
@@ -86,6 +90,18 @@ def _retrieve_exception(task: asyncio.Task[None]) -> None:
         task.exception()
 
 
+def _ctrl_c_cancels() -> bool:
+    """Return whether a first Ctrl-C reaches this run as a cancellation, never as a KeyboardInterrupt in an item.
+
+    True off the main thread (signals are delivered to the main thread only, so any KeyboardInterrupt here was
+    raised by code) and under asyncio.run's own SIGINT handler; False under a handler of someone else's.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return True
+    handler = signal.getsignal(signal.SIGINT)
+    return isinstance(handler, functools.partial) and getattr(handler.func, "__name__", "") == "_on_sigint"
+
+
 class ExperimentRun:
     """One run in progress: the plan, the results so far, and why it stopped (if it did)."""
 
@@ -130,6 +146,8 @@ class ExperimentRun:
         self.stopped: str | None = hooks.stopped
         self._deadline = float("inf")
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._ctrl_c_cancels = False
+        self._main: asyncio.Task[object] | None = None
         self._result: ExperimentResult | None = None
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         self.info = RunInfo(
@@ -148,6 +166,8 @@ class ExperimentRun:
     async def execute(self) -> ExperimentResult:
         """Run every planned item; a cancellation returns what was recorded so far, stopped "interrupted"."""
         self._deadline = asyncio.get_running_loop().time() + self.spec.total_timeout_s
+        self._ctrl_c_cancels = _ctrl_c_cancels()
+        self._main = asyncio.current_task()
         self.tracer.start_run(self.info)
         try:
             await self._schedule()
@@ -275,8 +295,10 @@ class ExperimentRun:
             return attempt.fail(f"missing variable: {exc}")
         except ModelError as exc:
             return attempt.fail(f"model error: {exc}")
-        except Exception as exc:  # the task is user code or calls it: any error fails this item only
-            return attempt.fail(f"task error: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # the task is user code or calls it: anything it raises fails this item only
+            if self._ours(exc):
+                raise
+            return attempt.fail(f"task error: {describe(exc)}")
         output = produced.output if isinstance(produced, TaskResult) else produced
         if not isinstance(output, str):
             return attempt.fail(f"task error: returned {type(output).__name__}, expected a string")
@@ -307,11 +329,26 @@ class ExperimentRun:
                 score = await evaluator.evaluate(case)
                 if not isinstance(score, Score):
                     raise TypeError(f"returned {type(score).__name__}, expected a Score")
-            except Exception as exc:  # evaluators run user code too; the item records which one failed
-                attempt.fail(f"{EVALUATOR_ERROR}{evaluator.name}: {type(exc).__name__}: {exc}")
+            except BaseException as exc:  # evaluators run user code too; the item records which one failed
+                if self._ours(exc):
+                    raise
+                attempt.fail(f"{EVALUATOR_ERROR}{evaluator.name}: {describe(exc)}")
                 continue
             attempt.scores.append(score)
             trace.score(score.name, score.value, score.data_type, score.comment)
+
+    def _ours(self, exc: BaseException) -> bool:
+        """Return whether an exception out of user code is this run's own stop (time limit, Ctrl-C), to re-raise.
+
+        asyncio.run turns the first Ctrl-C into a cancellation of the run (so `stopped` is set before any
+        item is cancelled); only a second Ctrl-C raises KeyboardInterrupt, and only on the main thread.
+        """
+        if isinstance(exc, asyncio.CancelledError):
+            return being_cancelled()
+        if isinstance(exc, KeyboardInterrupt):
+            interrupted = self.stopped == INTERRUPTED or (self._main is not None and self._main.cancelling() > 0)
+            return interrupted or not self._ctrl_c_cancels
+        return False
 
     def _record(self, index: int, result: ItemResult) -> None:
         self.results[index] = result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,9 +42,17 @@ def _validator(name: str) -> Any:
     return cls(schemas[name], registry=registry)
 
 
+MAX_PROBLEMS = 50  # per file: a 1 MB file of 100,000 wrong values would otherwise print 100,000 lines
+MAX_MESSAGE_CHARS = 300  # jsonschema quotes the whole offending value
+
+
 def check(name: str, instance: Any, prefix: tuple[str | int, ...] = ()) -> list[SchemaProblem]:
-    """Validate an instance against a shipped schema and return every problem, most specific first."""
-    return sorted(_flatten(_validator(name).iter_errors(instance), prefix), key=lambda p: p.path)
+    """Validate an instance against a shipped schema and return its problems (at most MAX_PROBLEMS), sorted."""
+    found = list(itertools.islice(_flatten(_validator(name).iter_errors(instance), prefix), MAX_PROBLEMS + 1))
+    shown = sorted(found[:MAX_PROBLEMS], key=lambda p: p.path)
+    if len(found) > MAX_PROBLEMS:
+        shown.append(SchemaProblem("", f"more than {MAX_PROBLEMS} problems in this file; fix these first"))
+    return shown
 
 
 def _flatten(errors: Any, prefix: tuple[str | int, ...]) -> Iterator[SchemaProblem]:
@@ -75,4 +84,5 @@ def _describe(error: Any, prefix: tuple[str | int, ...]) -> SchemaProblem:
         return SchemaProblem(
             dotted, "give exactly one of `prompt` (text) or `messages` (chat), or a sibling .jinja file"
         )
-    return SchemaProblem(dotted, f"{where}: {error.message}")
+    message = error.message if len(error.message) <= MAX_MESSAGE_CHARS else error.message[:MAX_MESSAGE_CHARS] + "…"
+    return SchemaProblem(dotted, f"{where}: {message}")

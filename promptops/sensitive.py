@@ -1,11 +1,25 @@
-"""Recognise secrets and personal data in text, to refuse them in prompt files and mask them in output."""
+"""Recognise secrets and personal data in text, to refuse them in prompt files and mask them in output.
+
+Two kinds of masks: by pattern (anything that looks like a key, a token, an email ...) and by value: the values of
+the secret environment variables promptops knows (SECRET_ENV, plus `redact.env` of the configuration) and the
+password of a URL in LANGFUSE_BASE_URL / LANGFUSE_HOST are masked wherever they appear, whatever they look like.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote, urlsplit
+
+SECRET_ENV = ("LANGFUSE_SECRET_KEY", "OPENAI_API_KEY")  # always masked by value
+URL_ENV = ("LANGFUSE_BASE_URL", "LANGFUSE_HOST")  # their password, if any, is masked by value
+MIN_SECRET_CHARS = 6  # shorter values are not masked: masking "abc" everywhere would garble every message
+# A password in a URL (scheme://user:password@host), masked wherever it appears.
+URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@")
 
 # Credentials: a prompt file or dataset that contains one leaks it to everyone who can read the registry.
 SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -47,11 +61,65 @@ def find_secrets(text: str) -> Iterator[Finding]:
             yield Finding(line, col, kind)
 
 
+@dataclass
+class _Configured:
+    """What the project's configuration adds to the masks, for output that has no configuration at hand."""
+
+    env_names: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+
+_configured = _Configured()
+
+
+def configure(*, env_names: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
+    """Add the configuration's secret variable names (`redact.env`) and patterns (`redact.patterns`)."""
+    _configured.env_names, _configured.patterns = tuple(env_names), tuple(patterns)
+
+
+def configured_patterns() -> tuple[str, ...]:
+    """Return the configuration's `redact.patterns` (for the crash log and the commit message)."""
+    return _configured.patterns
+
+
+def secret_values() -> dict[str, str]:
+    """Return {value: variable name} of the secrets in the environment now, longest first."""
+    found: dict[str, str] = {}
+    for name in (*SECRET_ENV, *_configured.env_names):
+        value = os.environ.get(name, "")
+        if len(value) >= MIN_SECRET_CHARS:
+            found.setdefault(value, name)
+    for name in URL_ENV:
+        try:
+            password = urlsplit(os.environ.get(name, "")).password or ""
+        except ValueError:  # an invalid port or bracket: the whole value then stays unparsed
+            password = ""
+        for form in (password, unquote(password)):
+            if len(form) >= MIN_SECRET_CHARS:
+                found.setdefault(form, f"{name} password")
+    return dict(sorted(found.items(), key=lambda item: -len(item[0])))
+
+
+@lru_cache(maxsize=8)
+def _value_pattern(values: tuple[tuple[str, str], ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(re.escape(value) for value, _ in values)) if values else None
+
+
+def redact_secret_values(text: str) -> str:
+    """Return `text` with the values of the known secret variables and URL passwords masked."""
+    values = secret_values()
+    pattern = _value_pattern(tuple(values.items()))
+    text = URL_PASSWORD.sub(r"\1[REDACTED password]@", text)
+    if pattern is None:
+        return text
+    return pattern.sub(lambda m: f"[REDACTED {values[m.group(0)]}]", text)
+
+
 def redact_secrets(text: str) -> str:
-    """Return `text` with credentials masked (personal data left as is)."""
+    """Return `text` with credentials masked: by pattern, and by the value of known secrets (personal data kept)."""
     for kind, pattern in SECRET_PATTERNS.items():
         text = pattern.sub(f"[REDACTED {kind}]", text)
-    return text
+    return redact_secret_values(text)
 
 
 def redact(text: str, extra_patterns: Iterable[str] = ()) -> str:

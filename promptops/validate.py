@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -10,8 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptops import files, portability, render, sensitive
-from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
+from promptops import files, portability, printable, render, sensitive
+from promptops.model import DatasetSpec, Diagnostic, Project, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
     from promptops.validation_cache import ValidationCache
@@ -24,6 +25,8 @@ MANAGED_LABELS = ("latest", "production")
 RELEASE_LABEL = re.compile(r"^release-\d+$")
 BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
 MOCK_MODEL = "mock-llm-v1"
+MAX_PLANNED_RUNS = 100_000  # items × repeats of one experiment run
+MAX_EXPERIMENT_BYTES = 256 * 2**20  # dataset file size × repeats: what one run reads, traces and records
 
 
 def validate_project(project: Project, cache: ValidationCache | None = None) -> list[Diagnostic]:
@@ -52,7 +55,7 @@ def validate_and_render(
     for spec in specs:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
-        check = partial(render.check_prompt, spec, project.prompts_root, project.root)
+        check = partial(render.check_prompt, spec, project.prompts_root, project.root, scope=project.scope)
         problems, result = cache.check(spec, project.prompts_root, check) if cache is not None else check()
         diags.extend(problems)
         unportable = portability_problems(spec, result) if result is not None else []
@@ -116,6 +119,9 @@ def name_problems(spec: PromptSpec) -> list[Diagnostic]:
 
     if not name.strip():
         return problem("must not be empty")
+    bad = printable.unsafe_char(name)
+    if bad is not None:  # a newline would start a new line in a CI log: `::error ...` is a workflow command there
+        return problem(f"must not contain {printable.describe(bad)}: Langfuse and terminals cannot show it as it is")
     if re.search(r"<[^<>]*>", name):
         return problem("must not contain HTML tags")
     if "|" in name:
@@ -130,8 +136,14 @@ def name_problems(spec: PromptSpec) -> list[Diagnostic]:
 
 
 def label_problems(spec: PromptSpec) -> list[Diagnostic]:
-    """Check the extra labels of a prompt against Langfuse's label rules and the labels promptops manages."""
+    """Check the extra labels of a prompt against Langfuse's label rules and the labels promptops manages; tags too."""
     diags = []
+    for i, tag in enumerate(spec.tags):
+        bad = printable.unsafe_char(tag)
+        if bad is not None:
+            line, col = spec.position(f"tags.{i}")
+            problem = f"tag {printable.escaped(tag)!r} must not contain {printable.describe(bad)}"
+            diags.append(Diagnostic(spec.path, line, col, "invalid-tag", "error", problem))
     for i, label in enumerate(spec.labels):
         line, col = spec.position(f"labels.{i}")
         message = None
@@ -200,10 +212,16 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
                 f"dataset {exp.dataset!r} does not exist in prompts/datasets/ (known: {known})",
             )
         )
+    diags.extend(_experiment_size(spec, project, datasets.get(exp.dataset)))
     from promptops.evaluators import check_spec
 
     for i, ev in enumerate(exp.evaluators):
         line, col = spec.position(f"experiment.evaluators.{i}")
+        bad = printable.unsafe_char(ev.name)
+        if bad is not None:
+            message = f"evaluator {printable.escaped(ev.name)!r}: the name must not contain {printable.describe(bad)}"
+            diags.append(Diagnostic(spec.path, line, col, "evaluator", "error", message))
+            continue
         problems = check_spec(ev)
         if not problems and ":" in ev.kind:
             problems = module_problems(ev.kind, project.root)
@@ -273,6 +291,28 @@ def module_problems(target: str, root: Path) -> list[str]:
     ]
 
 
+def _experiment_size(spec: PromptSpec, project: Project, dataset: object) -> list[Diagnostic]:
+    """An experiment runs every item `repeats` times, twice (baseline and candidate): bound what that writes."""
+    exp = spec.experiment
+    if not isinstance(dataset, DatasetSpec) or exp is None:
+        return []
+    planned = len(dataset.items) * exp.repeats
+    try:
+        data_bytes = (project.root / dataset.path).stat().st_size * exp.repeats
+    except OSError:
+        data_bytes = 0
+    if planned <= MAX_PLANNED_RUNS and data_bytes <= MAX_EXPERIMENT_BYTES:
+        return []
+    key = "experiment.repeats" if "experiment.repeats" in spec.positions else "experiment.dataset"
+    line, col = spec.position(key)
+    message = (
+        f"the experiment plans {planned:,} item runs ({len(dataset.items):,} items × {exp.repeats} repeats) over "
+        f"{data_bytes / 2**20:,.0f} MiB of dataset; the limits are {MAX_PLANNED_RUNS:,} runs and "
+        f"{MAX_EXPERIMENT_BYTES // 2**20} MiB: use fewer repeats or a smaller dataset"
+    )
+    return [Diagnostic(spec.path, line, col, "experiment-too-large", "error", message)]
+
+
 def _dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
     """Every item of a dataset must give every required runtime variable of the prompts that use it."""
     for spec in specs:
@@ -303,7 +343,7 @@ def _secrets(
     """Scan every text file under the prompts folder (or those in `scope`), loaded or not: a credential must
     never reach a registry."""
     root = project.prompts_root
-    candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    candidates = sorted(_text_files(root)) if root.is_dir() else []
     if scope is not None:
         candidates = [p for p in candidates if files.relative(p, project.root) in scope]
     for path in candidates:
@@ -312,7 +352,7 @@ def _secrets(
 
 
 def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
-    read = files.read_text(path, project.root, max_bytes=files.MAX_DATASET_BYTES)
+    read = files.read_text(path, project.root, scope=project.scope, max_bytes=files.MAX_DATASET_BYTES)
     if read.text is None:
         return []
     found, seen = [], set()
@@ -332,3 +372,13 @@ def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
             )
         )
     return found
+
+
+def _text_files(root: Path) -> Iterator[Path]:
+    """Yield the regular files under `root`, not descending into dot-folders (.git, .venv): never read anyway."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            path = Path(folder) / name
+            if not name.startswith(".") and path.is_file():
+                yield path

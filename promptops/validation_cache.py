@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from promptops import __version__
 from promptops.cachefile import SignedPickle
+from promptops.files import regular_bytes
 from promptops.model import DatasetSpec, Diagnostic, ProjectConfig, PromptSpec, RenderedPrompt
 
 T = TypeVar("T")
@@ -60,10 +61,9 @@ class ValidationCache:
     def digest(self, path: Path) -> str | None:
         """Return the hash of a file's bytes (None when it is not a readable regular file), once per command."""
         if path not in self._digests:
-            try:
-                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-            except OSError:
-                self._digests[path] = None
+            # Bounded and non-blocking like every read of the checkout: a PR's link to a FIFO or a huge file.
+            data = regular_bytes(path)
+            self._digests[path] = hashlib.sha256(data).hexdigest() if data is not None else None
         return self._digests[path]
 
     def _key(self, kind: str, *parts: object) -> str:
@@ -163,16 +163,14 @@ class ProjectResult:
         if self._key is None:
             prompts = self.root / self.config.prompts_dir
             digest = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(self.config)}".encode())
-            for path in sorted(prompts.rglob("*")) if prompts.is_dir() else []:
+            for path in _tree(prompts):
                 rel, mode = path.relative_to(prompts).as_posix(), path.lstat().st_mode
                 digest.update(f"\0{rel}\0{mode}\0".encode())  # a link, a FIFO, an unreadable file all count
                 if stat.S_ISLNK(mode):
                     digest.update(os.readlink(path).encode())
                 elif stat.S_ISREG(mode):
-                    try:
-                        digest.update(hashlib.sha256(path.read_bytes()).digest())
-                    except OSError:
-                        digest.update(b"unreadable")
+                    data = regular_bytes(path)  # bounded, like every read of the checkout
+                    digest.update(hashlib.sha256(data).digest() if data is not None else b"unreadable")
             self._key = digest.hexdigest()
         return self._key
 
@@ -180,6 +178,8 @@ class ProjectResult:
         """Return (diagnostics, prompts, datasets) when nothing changed since they were saved, else None."""
         from promptops.validate import module_problems
 
+        if not self.usable():
+            return None
         saved = self.store.load()
         if not isinstance(saved, dict) or saved.get("key") != self.key():
             return None
@@ -187,9 +187,16 @@ class ProjectResult:
             return None
         return list(saved["diagnostics"]), saved["prompts"], saved["datasets"]
 
+    def usable(self) -> bool:
+        """Return whether this cache may answer: not with prompts_dir ".", where what is read depends on git."""
+        return (self.root / self.config.prompts_dir).resolve() != self.root.resolve()
+
     def save(self, diagnostics: list[Diagnostic], prompts: tuple[PromptSpec, ...], datasets: int) -> None:
         """Keep this answer, with how each custom module the prompts name resolved."""
         from promptops.validate import module_problems
+
+        if not self.usable():
+            return
 
         targets = {t for spec in prompts for t in _custom_targets(spec)}
         modules = {t: module_problems(t, self.root) for t in sorted(targets)}
@@ -213,3 +220,11 @@ def _custom_targets(spec: PromptSpec) -> list[str]:
     if exp is None:
         return []
     return [t for t in (exp.task, exp.retriever or "", *(e.kind for e in exp.evaluators)) if ":" in t]
+
+
+def _tree(folder: Path) -> list[Path]:
+    """Return every entry below `folder`, sorted, without following links into other folders."""
+    found = []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        found += [Path(top) / n for n in (*dirs, *names)]
+    return sorted(found)

@@ -27,6 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["GIT_CONFIG_SYSTEM"] = os.devnull
     os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
     os.environ["PROMPTOPS_HOME"] = os.path.join(_HERMETIC_HOME, "promptops")  # crash logs stay in the sandbox
+    os.environ.pop("GITHUB_ACTIONS", None)  # in GitHub's CI, promptops would stop workflow commands in its output
     for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
         os.environ.pop(name, None)
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.helpers import make_project, run_cli
+from tests.helpers import EXAMPLE_PROMPTS, git, git_init, make_project, run_cli, write_files
 
 SKIP = "experiment: {skip: corpus case}\n"
 DATASET_USER = "prompt: hi\n" + SKIP  # a valid prompt next to a broken dataset
@@ -35,7 +38,9 @@ class Case:
 
     `where` is `path`, `path:line` or `path:line:col`; a line must be reported when `where` has one. In file
     contents CANARY stands for a file the payload would create if it ran; `outside` files live next to the
-    repository and `links` makes symlinks (path in the repo -> file in `outside`).
+    repository and `links` makes symlinks (path in the repo -> file in `outside`, or a relative target as
+    given when it starts with `.`). `fifos` are named pipes; `config` replaces promptops.yaml; with `git`
+    the files are committed, and `untracked` ones are written after (what CI leaves in a checkout).
     """
 
     files: dict[str, str | bytes]
@@ -44,6 +49,10 @@ class Case:
     message: str = ""
     outside: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
+    fifos: tuple[str, ...] = ()
+    config: str = ""
+    git: bool = False
+    untracked: dict[str, str] = field(default_factory=dict)
 
 
 def text(template: str, extra: str = "") -> str:
@@ -75,9 +84,10 @@ def case(
     *,
     outside: dict[str, str] | None = None,
     links: dict[str, str] | None = None,
+    **options: Any,
 ) -> object:
     """Return a pytest param for a case."""
-    return pytest.param(Case(files, where, code, message, outside or {}, links or {}), id=name)
+    return pytest.param(Case(files, where, code, message, outside or {}, links or {}, **options), id=name)
 
 
 CORPUS = [
@@ -148,13 +158,13 @@ CORPUS = [
     case(
         "yaml-billion-laughs-aliases",
         {"prompts/a.yaml": nested(9)},
-        "prompts/a.yaml:1:5",
+        "prompts/a.yaml:2:10",  # the first alias
         "yaml-alias",
         "YAML aliases (*name) are not supported",
     ),
     case(
         "yaml-merge-key",
-        {"prompts/a.yaml": "base: &b {prompt: hi}\n<<: *b\n" + SKIP},
+        {"prompts/a.yaml": "prompt: hi\n<<: {description: x}\n" + SKIP},
         "prompts/a.yaml:2:1",
         "yaml-merge",
         "merge keys (<<) are not supported",
@@ -357,7 +367,7 @@ CORPUS = [
         {},
         "prompts/link.yaml",
         "symlink-escape",
-        "a link to a place outside the repository",
+        "a link to a place outside the prompts folder",
         outside={"stolen.yaml": "prompt: STOLEN\n" + SKIP},
         links={"prompts/link.yaml": "stolen.yaml"},
     ),
@@ -366,7 +376,7 @@ CORPUS = [
         {"prompts/a.yaml": SKIP},
         "prompts/a.jinja",
         "symlink-escape",
-        "outside the repository",
+        "outside the prompts folder",
         outside={"t.jinja": "STOLEN\n"},
         links={"prompts/a.jinja": "t.jinja"},
     ),
@@ -384,7 +394,7 @@ CORPUS = [
         {"prompts/a.yaml": DATASET_USER},
         "prompts/datasets/d.yaml",
         "symlink-escape",
-        "outside the repository",
+        "outside the prompts folder",
         outside={"d.yaml": "items: []\n"},
         links={"prompts/datasets/d.yaml": "d.yaml"},
     ),
@@ -440,8 +450,8 @@ CORPUS = [
             "prompts/_partials/loop.jinja": "again {% include '_partials/loop.jinja' %}\n",
         },
         "prompts/_partials/loop.jinja:1",
-        "include-depth",
-        "includes nest deeper than 10 levels",
+        "include-cycle",
+        "includes form a cycle (_partials/loop.jinja → _partials/loop.jinja)",
     ),
     case(
         "include-binary-partial",
@@ -618,8 +628,8 @@ CORPUS = [
         "inject-computed-getitem",
         {"prompts/a.yaml": text("{{ ''['__cla' ~ 'ss__'] }}")},
         "prompts/a.yaml:1",
-        "render-error",
-        "is unsafe",
+        "unsafe-template",  # compiling folds the constant name, so the static check sees '__class__'
+        "private or dunder attributes",
     ),
     # --- resource bombs the sandbox bounds -------------------------------------------------------------------
     case(
@@ -871,6 +881,319 @@ CORPUS = [
         "secret",
         "AWS access key",
     ),
+    # --- what a PR may show: regular files under prompts/ whose real path stays there; never .git/ or .env ------
+    case(
+        "symlink-sibling-to-git-config",
+        {"prompts/leak.yaml": SKIP, ".git/config": "[http]\n  extraheader = AUTHORIZATION: basic STOLEN\n"},
+        "prompts/leak.jinja",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/leak.jinja": "../.git/config"},
+    ),
+    case(
+        "symlink-prompt-to-ignored-env",
+        {".env": "prompt: STOLEN\n", ".gitignore": ".env\n"},
+        "prompts/env.yaml",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/env.yaml": "../.env"},
+    ),
+    case(
+        "symlink-dataset-to-ignored-secrets",
+        {"prompts/a.yaml": DATASET_USER, "secrets.yaml": "items: [{id: STOLEN, input: {}}]\n"},
+        "prompts/datasets/d.yaml",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/datasets/d.yaml": "../../secrets.yaml"},
+    ),
+    case(
+        "symlink-include-to-project-config",
+        {"prompts/a.yaml": text("{% include '_partials/cfg.jinja' %}"), "promptops.local": "STOLEN\n"},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "includes must stay inside the prompts folder",
+        links={"prompts/_partials/cfg.jinja": "../../promptops.local"},
+    ),
+    case(
+        "symlink-to-dotfile-inside-prompts",
+        {"prompts/a.yaml": SKIP, "prompts/.secret.jinja": "STOLEN\n"},
+        "prompts/a.jinja",
+        "hidden-path",
+        "never reads dot-files",
+        links={"prompts/a.jinja": ".secret.jinja"},
+    ),
+    case(
+        "prompts-dir-root-include-git-config",
+        {"a.yaml": text("{% include '.git/config' %}"), ".git/config": "[core]\n# STOLEN\n"},
+        "a.yaml:1",
+        "include-not-found",
+        "never reads dot-files",
+        config="prompts_dir: .\n",
+    ),
+    case(
+        "prompts-dir-root-link-to-env",
+        {"a.yaml": SKIP, ".env": "STOLEN=1\n"},
+        "a.jinja",
+        "hidden-path",
+        "never reads dot-files",
+        config="prompts_dir: .\n",
+        links={"a.jinja": ".env"},
+    ),
+    case(
+        "prompts-dir-root-link-to-untracked-file",
+        {"a.yaml": SKIP},
+        "a.jinja",
+        "untracked-file",
+        "reads only files git tracks",
+        config="prompts_dir: .\n",
+        links={"a.jinja": "./secrets.txt"},
+        git=True,
+        untracked={"secrets.txt": "STOLEN\n"},
+    ),
+    # --- only regular files are read: a FIFO (or socket, device) is a diagnostic and never blocks -------------
+    case("fifo-prompt-file", {}, "prompts/a.yaml", "not-a-file", "a FIFO (named pipe)", fifos=("prompts/a.yaml",)),
+    case(
+        "fifo-sibling-template",
+        {"prompts/a.yaml": SKIP},
+        "prompts/a.jinja",
+        "not-a-file",
+        "a FIFO (named pipe)",
+        fifos=("prompts/a.jinja",),
+    ),
+    case(
+        "fifo-dataset",
+        {"prompts/a.yaml": DATASET_USER},
+        "prompts/datasets/d.jsonl",
+        "not-a-file",
+        "a FIFO (named pipe)",
+        fifos=("prompts/datasets/d.jsonl",),
+    ),
+    case(
+        "fifo-partial",
+        {"prompts/a.yaml": text("{% include '_partials/p.jinja' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "a FIFO (named pipe)",
+        fifos=("prompts/_partials/p.jinja",),
+    ),
+    case(
+        "link-to-dev-zero",
+        {"prompts/a.yaml": SKIP},
+        "prompts/a.jinja",
+        "symlink-escape",
+        "outside the prompts folder",
+        links={"prompts/a.jinja": "/dev/zero"},
+    ),
+    # --- every error the Jinja compiler or a malformed include name raises is a diagnostic at file:line ---------
+    case(
+        "include-name-with-nul",
+        {"prompts/a.yaml": text("{% include '_partials/x.jinja\x00..' %}")},
+        "prompts/a.yaml:1",
+        "include-not-found",
+        "U+0000",
+    ),
+    case(
+        "include-component-too-long",
+        {"prompts/a.yaml": block("x", "{% include '_partials/" + "a" * 300 + ".jinja' %}")},
+        "prompts/a.yaml:3",
+        "include-not-found",
+        "as short paths",
+    ),
+    case(
+        "jinja-unknown-filter",
+        {"prompts/a.yaml": block("x", "{{ 'x' | no_such_filter }}")},
+        "prompts/a.yaml:3",
+        "jinja-syntax",
+        "No filter named 'no_such_filter'",
+    ),
+    case(
+        "jinja-unknown-test",
+        {"prompts/a.yaml": text("{{ 'x' is no_such_test }}")},
+        "prompts/a.yaml:1",
+        "jinja-syntax",
+        "No test named 'no_such_test'",
+    ),
+    case(
+        "jinja-unknown-filter-in-partial",
+        {"prompts/a.yaml": text("{% include '_partials/p.jinja' %}"), "prompts/_partials/p.jinja": "a\n{{ 1|nope }}\n"},
+        "prompts/_partials/p.jinja:2",
+        "jinja-syntax",
+        "No filter named 'nope'",
+    ),
+    case(
+        "dataset-name-with-nul",
+        {"prompts/a.yaml": 'prompt: hi\nexperiment: {dataset: "d\\0x"}\n'},
+        "prompts/a.yaml:2:14",
+        "unknown-dataset",
+        "does not exist",
+    ),
+    case(
+        "dataset-name-too-long",
+        {"prompts/a.yaml": "prompt: hi\nexperiment: {dataset: " + "d" * 300 + "}\n"},
+        "prompts/a.yaml:2:14",
+        "unknown-dataset",
+        "does not exist",
+    ),
+    # --- names Langfuse, a terminal or a CI log cannot carry: control and bidirectional characters -------------
+    case(
+        "name-with-newline-workflow-command",
+        {"prompts/a.yaml": 'name: "x\\n::error file=INJECTED::injected"\nprompt: hi\n' + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "U+000A",
+    ),
+    case(
+        "name-with-bidi-override",
+        {"prompts/a.yaml": 'name: "admin\\u202etxt.exe"\nprompt: hi\n' + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "U+202E (RIGHT-TO-LEFT OVERRIDE)",
+    ),
+    case(
+        "name-with-nul",
+        {"prompts/a.yaml": 'name: "a\\0b"\nprompt: hi\n' + SKIP},
+        "prompts/a.yaml:1:1",
+        "invalid-name",
+        "U+0000",
+    ),
+    case(
+        "file-name-with-newline",
+        {"prompts/x\n::error file=INJECTED::injected.yaml": "prompt: hi\n" + SKIP},
+        "prompts/x\\n::error file=INJECTED::injected.yaml",
+        "invalid-path",
+        "U+000A",
+    ),
+    case(
+        "evaluator-name-with-newline",
+        {
+            "prompts/a.yaml": "prompt: hi\nexperiment:\n  dataset: d\n"
+            + '  evaluators: [{type: exact_match, name: "m\\n::error::x"}]\n',
+            "prompts/datasets/d.yaml": "items:\n  - {id: a, input: {}}\n",
+        },
+        "prompts/a.yaml:4:16",
+        "evaluator",
+        "U+000A",
+    ),
+    case(
+        "tag-with-escape-character",
+        {"prompts/a.yaml": 'prompt: hi\ntags: ["ok", "\\e[31mred"]\n' + SKIP},
+        "prompts/a.yaml:2:14",
+        "invalid-tag",
+        "U+001B",
+    ),
+    case(
+        "dataset-item-id-with-carriage-return",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": 'items:\n  - {id: "a\\r::error::x", input: {}}\n'},
+        "prompts/datasets/d.yaml:2",
+        "invalid-item-id",
+        "U+000D",
+    ),
+
+    # --- bounded time and memory on any input: aliases of any kind, fan-out, too many values -----------------
+    case(
+        "yaml-scalar-alias-bomb",
+        {"prompts/a.yaml": "x: &a " + "y" * 400_000 + "\nprompt: hi\ntags: [" + ", ".join(["*a"] * 150_000) + "]\n"},
+        "prompts/a.yaml:3:8",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "yaml-scalar-alias-small-file",
+        {"prompts/a.yaml": "description: &d hello\nname: *d\nprompt: hi\n" + SKIP},
+        "prompts/a.yaml:2:7",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "yaml-alias-as-key",
+        {"prompts/a.yaml": "prompt: hi\nconfig: {&k a: 1, *k : 2}\n" + SKIP},
+        "prompts/a.yaml:2:19",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "dataset-scalar-aliases",
+        {
+            "prompts/a.yaml": DATASET_USER,
+            "prompts/datasets/d.yaml": "big: &big " + "z" * 1000 + "\nitems:\n"
+            + "".join(f"  - {{id: i{i}, input: {{q: *big}}}}\n" for i in range(100)),
+        },
+        "prompts/datasets/d.yaml:3",
+        "yaml-alias",
+        "YAML aliases (*name) are not supported",
+    ),
+    case(
+        "yaml-too-many-values",
+        {"prompts/a.yaml": "prompt: hi\n" + SKIP + "tags: [" + ",".join(["1"] * 300_000) + "]\n"},
+        "prompts/a.yaml:3",
+        "yaml-too-large",
+        "more than 250,000 values",
+    ),
+    case(
+        "dataset-jsonl-too-many-items",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.jsonl": "{}\n" * 60_000},
+        "prompts/datasets/d.jsonl:1:1",
+        "dataset-too-large",
+        "more than 50,000 entries",
+    ),
+    case(
+        "dataset-yaml-too-many-items",
+        {"prompts/a.yaml": DATASET_USER, "prompts/datasets/d.yaml": "items:\n" + "- {}\n" * 50_001},
+        "prompts/datasets/d.yaml:1:1",
+        "dataset-too-large",
+        "more than 50,000 entries",
+    ),
+    case(
+        "schema-problems-are-capped",
+        {"prompts/a.yaml": "prompt: hi\n" + SKIP + "tags: [" + ", ".join(["[1]"] * 100_000) + "]\n"},
+        "prompts/a.yaml:1:1",
+        "schema",
+        "more than 50 problems in this file",
+    ),
+    case(
+        "include-fan-out",
+        {
+            "prompts/a.yaml": text("{% include '_partials/p0.jinja' %}"),
+            **{
+                f"prompts/_partials/p{i}.jinja": f"{{% include '_partials/p{i + 1}.jinja' %}}" * 6 + "\n"
+                for i in range(9)
+            },
+            "prompts/_partials/p9.jinja": "leaf\n",
+        },
+        "prompts/a.yaml:1",
+        "render-error",
+        "took longer than 1 s to render",
+    ),
+    case(
+        "include-cycle-with-fan-out",
+        {
+            "prompts/a.yaml": text("{% include '_partials/p.jinja' %}"),
+            "prompts/_partials/p.jinja": "{% include '_partials/q.jinja' %}" * 6 + "\n",
+            "prompts/_partials/q.jinja": "{% include '_partials/p.jinja' %}" * 6 + "\n",
+        },
+        "prompts/_partials/q.jinja:1",
+        "include-cycle",
+        "_partials/p.jinja → _partials/q.jinja → _partials/p.jinja",
+    ),
+    case(
+        "experiment-too-many-runs",
+        {
+            "prompts/a.yaml": "prompt: hi\nexperiment:\n  dataset: d\n  repeats: 100\n"
+            + "  evaluators: [{type: exact_match}]\n",
+            "prompts/datasets/d.jsonl": '{"id": "x%d", "input": {}}\n' * 0
+            + "".join(f'{{"id": "x{i}", "input": {{}}}}\n' for i in range(2000)),
+        },
+        "prompts/a.yaml:4:3",
+        "experiment-too-large",
+        "200,000 item runs",
+    ),
+    case(
+        "experiment-timeout-unbounded",
+        {"prompts/a.yaml": "prompt: hi\nexperiment: {dataset: d, total_timeout_s: 1000000000}\n"},
+        "prompts/a.yaml:2",
+        "schema",
+        "is greater than the maximum of 21600",
+    ),
 ]
 
 
@@ -883,10 +1206,21 @@ def build(tmp_path: Path, bad: Case) -> tuple[Path, Path]:
         (outside / name).write_text(content, "utf-8")
     files = {p: c.replace("CANARY", str(canary)) if isinstance(c, str) else c for p, c in bad.files.items()}
     root = make_project(tmp_path / "repo", files)
+    if bad.config:
+        (root / "promptops.yaml").write_text(bad.config, "utf-8")
     for link, target in bad.links.items():
         path = root / link
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.symlink_to(path.name if target == "LOOP" else outside / target)
+        if target == "LOOP":
+            path.symlink_to(path.name)
+        else:
+            path.symlink_to(target if target.startswith(".") else outside / target)
+    for fifo in bad.fifos:
+        (root / fifo).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(root / fifo)
+    if bad.git:
+        git_init(root)
+    write_files(root, dict(bad.untracked))
     return root, canary
 
 
@@ -921,7 +1255,10 @@ def test_broken_repository_is_reported_not_run(
 def test_corpus_is_large_and_distinct() -> None:
     ids = [param.id for param in CORPUS]  # type: ignore[attr-defined]
     assert len(ids) >= 40 and len(set(ids)) == len(ids)
-    contents = [repr(sorted(param.values[0].files.items())) + repr(param.values[0].links) for param in CORPUS]  # type: ignore[attr-defined]
+    contents = [  # type: ignore[attr-defined]
+        repr((sorted(p.values[0].files.items()), p.values[0].links, p.values[0].fifos, p.values[0].config))
+        for p in CORPUS
+    ]
     assert len(set(contents)) == len(contents)
 
 
@@ -932,6 +1269,75 @@ def test_left_associative_power_is_harmless(capsys: pytest.CaptureFixture[str], 
     run = run_cli(capsys, "--project", str(root), "validate")
     assert (run.code, run.out) == (0, "")
     assert run.err == "ok: 0 error(s), 0 warning(s) in 1 prompt(s) and 0 dataset(s)\n"
+
+
+def test_prompts_dir_root_reads_only_what_git_tracks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # With prompts_dir ".", the prompts folder is the whole checkout: CI's own files and untracked YAML are not
+    # the PR's, so they are not read (a warning says so), and the configuration is not a prompt.
+    root = make_project(tmp_path / "repo", {"a.yaml": "prompt: hi\n" + SKIP, ".gitignore": "secrets.yaml\n"})
+    (root / "promptops.yaml").write_text("prompts_dir: .\n", "utf-8")
+    git_init(root)
+    write_files(root, {"secrets.yaml": f"prompt: STOLEN\n{SKIP}", "notes.yaml": "prompt: STOLEN\n" + SKIP})
+    run = run_cli(capsys, "--project", str(root), "validate")
+    assert run.code == 0, run.out + run.err
+    assert run.out.splitlines() == [
+        "notes.yaml: warning[untracked-file]: not read: with prompts_dir '.', promptops reads only files git tracks "
+        "(`git add` it)",
+        "secrets.yaml: warning[untracked-file]: not read: with prompts_dir '.', promptops reads only files git "
+        "tracks (`git add` it)",
+    ]
+    assert run.err == "0 error(s), 2 warning(s) in 1 prompt(s) and 0 dataset(s)\n"
+    rendered = run_cli(capsys, "--project", str(root), "render", "a")
+    assert (rendered.code, rendered.out) == (0, "hi\n")
+
+
+@pytest.mark.parametrize(
+    ("config", "link", "expected"),
+    [
+        ("prompts_dir: /\n", None, "prompts_dir '/' must be a relative path inside the project"),
+        ("prompts_dir: ../outside\n", None, "prompts_dir '../outside' must be a relative path inside the project"),
+        ("prompts_dir: prompts/../..\n", None, "must be a relative path inside the project"),
+        ("prompts_dir: .git\n", None, "prompts_dir '.git' must be a relative path inside the project, not in a dot"),
+        ("registry_path: /tmp/elsewhere.db\n", None, "registry_path '/tmp/elsewhere.db' must be a relative path"),
+        ("prompts_dir: linked\n", "outside", "the prompts folder linked is a link to"),
+        ("prompts_dir: linked\n", "repo/.git", "it must stay inside the project and out of dot-folders"),
+    ],
+)
+def test_configured_paths_cannot_leave_the_project(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, config: str, link: str | None, expected: str
+) -> None:
+    # The configuration is in the PR too: `prompts_dir: /` would make {% include 'proc/self/environ' %} legal.
+    root = make_project(tmp_path / "repo", {"prompts/a.yaml": text("{% include 'proc/self/environ' %}")})
+    write_files(
+        tmp_path, {"outside/a.yaml": text("{% include '../outside/secret.txt' %}"), "outside/secret.txt": STOLEN}
+    )
+    (root / ".git").mkdir()
+    (root / "promptops.yaml").write_text(config, "utf-8")
+    if link:
+        (root / "linked").symlink_to(tmp_path / link)
+    for command in (("validate",), ("render", "a")):
+        run = run_cli(capsys, "--project", str(root), *command)
+        assert run.code == 1, run.out + run.err
+        assert run.out == ""
+        assert expected in run.err and "Traceback" not in run.err and STOLEN not in run.err
+
+
+
+def test_recorded_responses_are_read_like_every_file_of_a_pr(tmp_path: Path) -> None:
+    # Recordings live in the repository (prompts/_responses), so a PR can commit a FIFO or a link to a secret.
+    from promptops.errors import ModelError
+    from promptops.responses import ResponseStore
+
+    store = ResponseStore(tmp_path / "prompts" / "_responses", root=tmp_path)
+    (tmp_path / "outside.json").write_text('{"format": 1, "key": "k", "text": "STOLEN"}', "utf-8")
+    folder = store.path("p", "a" * 64).parent
+    folder.mkdir(parents=True)
+    os.mkfifo(store.path("p", "a" * 64))
+    store.path("p", "b" * 64).symlink_to(tmp_path / "outside.json")
+    for key in ("a" * 64, "b" * 64):
+        with pytest.raises(ModelError, match="it must be a regular file of at most 16,777,216 bytes inside"):
+            store.get("p", key)
+    assert store.entries("p") == []  # skipped, never blocking on the FIFO
 
 
 # --- resource bombs: in a child process with 512 MiB of memory and 2 s of CPU, so a miss cannot hang CI ---
@@ -945,6 +1351,59 @@ BOMBS = [
         id="nested-range-loops",
     ),
     pytest.param("{{ (((9 ** 100) ** 100) ** 100) ** 100 }}", id="power-chain"),
+    # Widths that come from `*` and nested fields, and sizes that multiply: every operation is bounded, not a list.
+    pytest.param("{{ '%*d' % (1500000000, 1) }}", id="percent-star-width"),
+    pytest.param("{{ '%*d'|format(1500000000, 1) }}", id="format-filter-star-width"),
+    pytest.param("{{ '{:>{w}}'.format('x', w=1500000000) }}", id="format-nested-width"),
+    pytest.param("{{ '{w:>{w}}'.format_map({'w': 1500000000}) }}", id="format-map-nested-width"),
+    pytest.param("{{ ('%9999s' * 14000) % ((1,) * 14000) }}", id="percent-many-fields"),
+    pytest.param("{{ ('{:9999}' * 10000).format(*range(10000)) }}", id="format-many-fields"),
+    pytest.param("{{ ('\t' * 99999).expandtabs(9999) }}", id="expandtabs-width-times-length"),
+    pytest.param("{{ ('x\n' * 50000)|indent(9999) }}", id="indent-width-times-lines"),
+    pytest.param("{{ ('x\n' * 50000)|indent('y' * 9999) }}", id="indent-string-times-lines"),
+    pytest.param("{{ ('x' * 99999).replace('x', 'y' * 99999) }}", id="replace-method"),
+    pytest.param("{{ ('x' * 99999)|replace('x', 'y' * 99999) }}", id="replace-filter"),
+    pytest.param("{{ ('y' * 99999).join(['a'] * 99999) }}", id="join-method"),
+    pytest.param("{{ (['y' * 99999] * 99999)|join }}", id="join-filter-shared-items"),
+    pytest.param("{{ ('a' * 99999).translate({97: 'y' * 99999}) }}", id="translate-table"),
+    pytest.param("{{ ('a ' * 49999)|wordwrap(1, wrapstring='y' * 99999) }}", id="wordwrap-wrapstring"),
+    pytest.param("{{ ('x.com ' * 16000)|urlize(target='t' * 99999) }}", id="urlize-target"),
+    pytest.param("{{ (['x'] * 99999)|map('center', 9999)|join }}", id="map-center-join"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ [s] * 99999 }}", id="print-list-of-shared-strings"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ ([s] * 99999)|string }}", id="string-filter-of-shared-list"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ ([s] * 99999) is lower }}", id="test-of-shared-list"),
+    pytest.param("{% set s = 'x' * 99999 %}{{ ([s] * 1000)|tojson(9999) }}", id="tojson-indent"),
+    pytest.param("{% set a = ['x' * 99999] * 999 %}{% set b = [a] * 999 %}{{ [b] * 999 }}", id="nested-shared-lists"),
+    pytest.param("{{ {}.fromkeys(range(99999), 'x' * 99999) }}", id="dict-fromkeys-shared-value"),
+    pytest.param(
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+        id="doubling-by-concat",
+    ),
+    pytest.param(
+        "{% set ns = namespace(s=['x']) %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}",
+        id="doubling-by-plus",
+    ),
+    pytest.param(
+        "{% set ns = namespace(n=10) %}{% for i in range(60) %}{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n }}",
+        id="squaring-integers",
+    ),
+    pytest.param(
+        "{% macro m() %}{% for i in range(99999) %}{{ 'x' * 99999 }}{% endfor %}{% endmacro %}{{ m()|length }}",
+        id="macro-buffer-of-outputs",
+    ),
+    pytest.param(
+        "{% macro m() %}{% for i in range(99999) %}" + "A" * 50_000 + "{% endfor %}{% endmacro %}{{ m()|length }}",
+        id="macro-buffer-of-template-data",
+    ),
+    pytest.param(
+        "{% set x %}{% for i in range(99999) %}{{ 'y' * 99999 }}{% endfor %}{% endset %}{{ x|length }}",
+        id="set-block-buffer",
+    ),
+    pytest.param(
+        "{% filter upper %}{% for i in range(99999) %}{{ 'y' * 99999 }}{% endfor %}{% endfilter %}",
+        id="filter-block-buffer",
+    ),
+    pytest.param("{% set s = 'x' * 99999 %}{% for i in range(99999) %}{{ s }}{% endfor %}", id="top-level-output-loop"),
 ]
 
 
@@ -971,3 +1430,344 @@ def test_resource_bomb_is_refused_within_limits(tmp_path: Path, template: str) -
     assert "Traceback" not in done.stdout + done.stderr
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("prompts/a.yaml:1:1: error[render-error]: "), done.stdout
+    # Refused by a bound, before the allocation: not a MemoryError that only the child's limit caused.
+    assert "refused by the sandbox" in done.stdout or "rendered text is longer than" in done.stdout, done.stdout
+
+
+# --- hostile pull requests: what validate accepts but check and sync run -------------------------------------
+#
+# Each case is a pull request on top of the example prompts: files it adds or changes (Python modules next to the
+# prompts are importable, as on a CI runner with PYTHONPATH=.), symlinks it commits, and files the checkout holds
+# that the PR did not write (an ignored .env, git's own config with a token). `check` runs as the composite action
+# runs it (`--format github --report`, a step summary), with secret keys in the environment, then `sync` on the same
+# head. Every case must end the same way: check exits 1 with a report that says why, sync never exits 0 part-way,
+# no traceback, no canary file, and neither secret nor stolen text in any output, report, summary or crash log.
+
+LANGFUSE_SECRET = "lfsecret-canary-7f3a9c21d4e8b6"  # matches no credential pattern: only masking by value hides it
+OPENAI_SECRET = "oaisecret-canary-91b2c3d4e5f6a7"
+STOLEN = "STOLEN-canary-5d1e"  # the text of files outside what the PR may show
+ITEMS_FAILED = "the candidate run stopped early (failure threshold)"  # every item failed: the run was stopped
+CAPITAL_TEXT = "  Question: What is the capital of {{ country }}?\n"
+
+
+def capital(*, evaluators: str = "", task: str = "", text: str = "Answer briefly.") -> str:
+    """Return prompts/capital-cities.yaml changed by a PR: a new first line, and extra evaluators or a task."""
+    source = (EXAMPLE_PROMPTS / "capital-cities.yaml").read_text("utf-8")
+    source = source.replace(CAPITAL_TEXT, f"  {text}\n{CAPITAL_TEXT}")
+    if evaluators:
+        source = source.replace("  evaluators:\n", f"  evaluators:\n{evaluators}")
+    if task:
+        source = source.replace("  model: mock-llm-v1\n", f"  model: mock-llm-v1\n  task: {task}\n")
+    return source
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A hostile pull request and what check's report must say about it (`expect`)."""
+
+    files: dict[str, str | bytes]
+    expect: str
+    links: dict[str, str] = field(default_factory=dict)  # path in the PR -> link target, as git stores it
+    sync_code: int = 1
+
+
+def pull_request(name: str, files: dict[str, str | bytes], expect: str, **options: Any) -> object:
+    """Return a pytest param for a hostile pull request."""
+    return pytest.param(PullRequest(files, expect, **options), id=name)
+
+
+def _module(body: str) -> str:
+    return textwrap.dedent(body).lstrip("\n")
+
+
+PULL_REQUESTS = [
+    # --- user code that raises BaseException: a failure of the item or the run, never our exit code -------------
+    pull_request(
+        "evaluator-sys-exit",  # sys.exit itself, under a name of the PR's
+        {
+            "hostile_sys.py": "from sys import exit\n",
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_sys:exit", name: quit}\n'),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "evaluator-raises-systemexit-zero",
+        {
+            "hostile_exit_eval.py": _module(
+                """
+                def score(output):
+                    raise SystemExit(0)
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_exit_eval:score", name: quit}\n'),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "evaluator-raises-keyboardinterrupt",
+        {
+            "hostile_kbd_eval.py": _module(
+                """
+                def score(output):
+                    raise KeyboardInterrupt("not a real Ctrl-C")
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_kbd_eval:score", name: kbd}\n'),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "evaluator-raises-cancellederror",
+        {
+            "hostile_cancel_eval.py": _module(
+                """
+                import asyncio
+
+                async def score(output):
+                    raise asyncio.CancelledError()
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(
+                evaluators='    - {type: "hostile_cancel_eval:score", name: cancel}\n'
+            ),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "task-raises-systemexit-in-thread",
+        {
+            "hostile_exit_task.py": _module(
+                """
+                def run(input, call_model):
+                    raise SystemExit(0)
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_exit_task:run"),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "async-task-raises-generatorexit",
+        {
+            "hostile_genexit_task.py": _module(
+                """
+                async def run(input, call_model):
+                    raise GeneratorExit("bye")
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_genexit_task:run"),
+        },
+        ITEMS_FAILED,
+    ),
+    pull_request(
+        "module-exits-at-import",
+        {
+            "hostile_import_exit.py": "raise SystemExit(0)\n",
+            "prompts/capital-cities.yaml": capital(evaluators='    - {type: "hostile_import_exit:f", name: f}\n'),
+        },
+        "cannot import 'hostile_import_exit': SystemExit: 0",
+    ),
+    pull_request(
+        "retriever-raises-systemexit",
+        {
+            "hostile_retriever.py": _module(
+                """
+                def find(question, knowledge_base):
+                    raise SystemExit(0)
+                """
+            ),
+            "prompts/support-agent.yaml": (EXAMPLE_PROMPTS / "support-agent.yaml")
+            .read_text("utf-8")
+            .replace("  task: rag\n", "  task: rag\n  retriever: hostile_retriever:find\n")
+            .replace("Question: {{ question }}", "Question (answer briefly): {{ question }}"),
+        },
+        ITEMS_FAILED,
+    ),
+    # --- secrets in the environment: masked by value in every output, report, trace and stored version -------
+    pull_request(
+        "task-prints-and-returns-secrets",
+        {
+            "hostile_leaky_task.py": _module(
+                """
+                import os, sys
+
+                def run(input, call_model):
+                    secrets = os.environ["LANGFUSE_SECRET_KEY"] + " " + os.environ["OPENAI_API_KEY"]
+                    print("stdout:", secrets)
+                    print("stderr:", secrets, file=sys.stderr)
+                    answer = call_model()
+                    return secrets if "{" in answer else answer  # the candidate's answers are JSON
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_leaky_task:run", text="Answer in JSON.").replace(
+                "  primary: exact_match", "  primary: mentions_capital"
+            ),
+        },
+        "[REDACTED LANGFUSE_SECRET_KEY] [REDACTED OPENAI_API_KEY]",
+    ),
+    pull_request(
+        "evaluator-raises-with-secrets",
+        {
+            "hostile_leaky_eval.py": _module(
+                """
+                import os
+
+                def score(output):
+                    if "{" in output:
+                        raise ValueError(os.environ["OPENAI_API_KEY"] + " for jane.doe@example.com")
+                    return True
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(
+                evaluators='    - {type: "hostile_leaky_eval:score", name: leak}\n', text="Answer in JSON."
+            ),
+        },
+        "[REDACTED OPENAI_API_KEY] for [REDACTED email]",
+    ),
+    # --- workflow-command injection: data from the PR printed at the start of a log line ------------------------
+    pull_request(
+        "item-id-is-a-workflow-command",
+        {
+            "prompts/datasets/capital-cities-tutorial.yaml": (
+                EXAMPLE_PROMPTS / "datasets" / "capital-cities-tutorial.yaml"
+            )
+            .read_text("utf-8")
+            .replace("{id: france,", '{id: "::warning::INJECTED",'),
+            "hostile_worse_task.py": _module(
+                """
+                def run(input, call_model):
+                    answer = call_model()
+                    return "no idea" if "{" in answer else answer  # the candidate's answers are JSON
+                """
+            ),
+            "prompts/capital-cities.yaml": capital(task="hostile_worse_task:run", text="Answer in JSON.").replace(
+                "  primary: exact_match", "  primary: mentions_capital"
+            ),
+        },
+        "::warning::INJECTED",
+    ),
+    pull_request(
+        "task-module-exits-at-import",
+        {
+            "hostile_task_import.py": "raise SystemExit(0)\n",
+            "prompts/capital-cities.yaml": capital(task="hostile_task_import:run"),
+        },
+        "task hostile_task_import:run: SystemExit: 0",
+    ),
+    # --- links a PR commits to what the checkout holds but the PR did not write -----------------------------
+    pull_request(
+        "link-to-git-config-with-the-token",
+        {"prompts/leak.yaml": "experiment: {skip: leak}\n"},
+        "outside the prompts folder",
+        links={"prompts/leak.jinja": "../.git/config"},
+    ),
+    pull_request(
+        "dataset-linked-to-an-ignored-env-file",
+        {"prompts/capital-cities.yaml": capital(text="Answer briefly.")},
+        "outside the prompts folder",
+        links={"prompts/datasets/leak.jsonl": "../../.env"},
+    ),
+]
+
+
+def executed_commands(log: str) -> list[str]:
+    """Return the commands (name and properties) GitHub's runner would execute in a step's log.
+
+    Like the runner (ActionCommand.TryParseV2): a line is a command when, leading spaces trimmed, it starts with
+    `::` and has a second `::`; between `::stop-commands::TOKEN` and `::TOKEN::` nothing is executed.
+    """
+    stopped, found = None, []
+    for line in log.splitlines():
+        text = line.lstrip()
+        if stopped is not None:
+            stopped = None if text == f"::{stopped}::" else stopped
+            continue
+        if not text.startswith("::") or "::" not in text[2:]:
+            continue
+        command, _, data = text[2:].partition("::")
+        if command.split(" ", 1)[0] == "stop-commands":
+            stopped = data
+        else:
+            found.append(command)
+    return found
+
+
+def _dump(database: Path) -> str:
+    """Return every row of a SQLite file as SQL text ('' when there is none)."""
+    if not database.exists():
+        return ""
+    with sqlite3.connect(database) as db:
+        return "\n".join(db.iterdump())
+
+
+def _open_pull_request(tmp_path: Path, pr: PullRequest) -> Path:
+    """Return the checkout of a PR branch: the example prompts on main, the PR's commit on top."""
+    root = make_project(tmp_path / "repo", {".gitignore": ".env\nsecrets.yaml\n.promptops/\n"}, examples=True)
+    git_init(root)
+    git(root, "checkout", "-qb", "pr")
+    write_files(root, dict(pr.files))
+    for link, target in pr.links.items():
+        (root / link).parent.mkdir(parents=True, exist_ok=True)
+        (root / link).symlink_to(target)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "A pull request")
+    # What the runner's checkout holds that the PR did not write: ignored secrets, and the token checkout persists.
+    (root / ".env").write_text(f"LANGFUSE_SECRET_KEY={LANGFUSE_SECRET}\n# {STOLEN}\n", "utf-8")
+    (root / "secrets.yaml").write_text(f"prompt: {STOLEN}\nexperiment: {{skip: x}}\n", "utf-8")
+    git(root, "config", "http.extraheader", f"AUTHORIZATION: basic {STOLEN}")
+    return root
+
+
+@pytest.mark.parametrize("pr", PULL_REQUESTS)
+def test_hostile_pull_request_fails_the_gate_and_leaks_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pr: PullRequest
+) -> None:
+    root = _open_pull_request(tmp_path, pr)
+    for key in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_BASE_URL", "LANGFUSE_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", LANGFUSE_SECRET)  # no public key: the local registry, as in a fork
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # as on a runner, which reads workflow commands in the log
+    monkeypatch.setenv("PROMPTOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    for module in [m for m in sys.modules if m.startswith("hostile_")]:
+        monkeypatch.delitem(sys.modules, module)
+    checked = run_cli(capsys, "check", "--base", "main", "--format", "github", "--report", "report.md")
+    report = (root / "report.md").read_text("utf-8") if (root / "report.md").exists() else ""
+    synced = run_cli(capsys, "sync")
+    crash = tmp_path / "home" / "promptops-crash.log"
+    everything = "\n".join(
+        [checked.out, checked.err, synced.out, synced.err, report]
+        + [p.read_text("utf-8") for p in (tmp_path / "summary.md", crash) if p.exists()]
+        + [_dump(root / ".promptops" / name) for name in ("registry.db", "runs.db")]  # versions, traces, scores
+    )
+    assert "Traceback" not in everything
+    assert not crash.exists(), crash.read_text("utf-8")
+    assert checked.code == 1, checked.out + checked.err
+    assert "promptops check ❌ failed" in report, checked.out + checked.err
+    assert pr.expect in report, report
+    assert synced.code == pr.sync_code, synced.out + synced.err
+    for secret in (LANGFUSE_SECRET, OPENAI_SECRET, STOLEN):
+        assert secret not in everything
+    for log in (checked.out + checked.err, synced.out + synced.err):  # the PR's data runs no workflow command
+        for command in executed_commands(log):  # only our annotations, whatever their message quotes
+            assert command.startswith(("error file=prompts/", "warning file=prompts/")), command
+            assert "INJECTED" not in command, command
+
+
+def test_committed_links_in_promptops_state_are_neither_read_nor_written_through(tmp_path: Path) -> None:
+    # .promptops/ is in the checkout too: a PR can commit .promptops/cache/validate.pickle -> /dev/zero, which
+    # read_bytes() would read forever, or .promptops/cache -> a folder outside, which a save would write into.
+    from promptops.cachefile import SignedPickle
+
+    (tmp_path / ".promptops" / "cache").mkdir(parents=True)
+    (tmp_path / ".promptops" / "cache" / "validate.pickle").symlink_to("/dev/zero")
+    assert SignedPickle(tmp_path / ".promptops" / "cache" / "validate.pickle", "validate").load() is None
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "repo" / ".promptops").mkdir(parents=True)
+    (tmp_path / "repo" / ".promptops" / "cache").symlink_to(outside)
+    SignedPickle(tmp_path / "repo" / ".promptops" / "cache" / "validate.pickle", "validate").save({"x": 1})
+    assert list(outside.iterdir()) == []

@@ -161,17 +161,20 @@ def test_regressed_prompt_fails_and_lists_the_items_that_got_worse(
     assert result.code == 1
     lines = result.out.splitlines()
     # No validation problem to annotate; the failed gate is an error on the prompt file, at its `gate:`.
-    assert [line for line in lines if line.startswith("::")] == [
+    assert lines[0] == (
         "::error file=prompts/capital-cities.yaml,line=25,title=promptops gate::capital-cities: Candidate rejected: "
         "exact_match fell from 1.00 to 0.00 (-1.00)."
-    ]
-    assert lines[1] == "capital-cities: REJECTED"
+    )
+    token = lines[1].removeprefix("::stop-commands::")
+    assert len(token) == 32 and lines[-1] == f"::{token}::"  # the verdict is printed with commands stopped
+    assert not [line for line in lines[2:-1] if line.startswith("::")]
+    assert lines[2] == "capital-cities: REJECTED"
     assert "  ✗ primary    exact_match fell from 1.00 to 0.00 (-1.00)" in lines
     assert "10 items got worse on exact_match:" in lines
     assert "  australia  1.00 → 0.00 (-1.00)" in lines
     assert '      candidate: {"answer": "Canberra"}' in lines
     assert "  … and 0 more" not in lines
-    assert lines[-1] == "check failed: 1 of 1 changed prompt(s) failed the gate"
+    assert lines[-2] == "check failed: 1 of 1 changed prompt(s) failed the gate"
 
     markdown = (tmp_path / "report.md").read_text("utf-8")
     assert markdown.startswith(
@@ -212,12 +215,15 @@ def test_validation_error_fails_with_annotations_and_runs_no_experiment(
 
     result = check(capsys, "--format", "github", "--report", str(tmp_path / "report.md"))
     assert result.code == 1
+    token = result.out.splitlines()[2].removeprefix("::stop-commands::")
     assert result.out.splitlines() == [
         "::error file=prompts/support-agent.yaml,line=7,title=promptops undeclared-variable::'mood' is not defined: "
         "declare it under `variables:` (runtime) or `constants:` (build time)",
         "::warning file=prompts/support-agent.yaml,line=22,col=3,title=promptops unused-variable::runtime variable "
         "'tone' is declared but never used: remove it or use {{ tone }}",
+        f"::stop-commands::{token}",
         "check failed: 1 validation error(s)",
+        f"::{token}::",
     ]
     markdown = (tmp_path / "report.md").read_text("utf-8")
     assert markdown.startswith(

@@ -298,7 +298,10 @@ def test_action_interface() -> None:
         "comment": "true",
         "shards": "1",
         "shard": "",
+        "custom-code": "",
     }
+    run = next(step for step in action["runs"]["steps"] if step.get("id") == "run")
+    assert run["env"]["PROMPTOPS_CUSTOM_CODE"] == "${{ inputs.custom-code }}"  # check reads it as --custom-code
     assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
         "verdict": "${{ steps.run.outputs.verdict }}",
         "report-path": "${{ steps.run.outputs.report-path }}",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from typing import Any
+
+import pytest
 
 from promptops.model import DatasetItem, DatasetSpec, EvaluatorSpec, ExperimentSpec, KnowledgeDoc, RenderedPrompt
 from promptops.results import ExperimentResult
@@ -170,4 +173,37 @@ def test_make_mask_redacts_strings_in_nested_dicts_and_lists_only() -> None:
     assert mask(data=data) == {
         "a": ["mail [REDACTED email]", ["[REDACTED]", 7]],
         "b": {"c": None, "d": 1.5, "e": "call [REDACTED phone]"},
+    }
+
+
+SECRET = "lfsecret-canary-0b1c2d3e4f"  # no credential pattern matches it: only the by-value mask catches it
+
+
+def leaky_evaluator(output: str) -> bool:
+    """A custom evaluator whose error quotes a customer and the secret key (as careless code does)."""
+    raise ValueError(f"cannot score {output!r} for {EMAIL} with key {os.environ['LANGFUSE_SECRET_KEY']}")
+
+
+def test_a_failing_items_error_reaches_langfuse_masked(
+    langfuse_double: LangfuseDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The item's error goes to the root span's status_message, which the SDK's mask never sees.
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", SECRET)
+    evaluators = (EvaluatorSpec("leak", "tests.test_tracing_langfuse:leaky_evaluator"),)
+    rendered = RenderedPrompt("support", "text", PROMPT, {}, (), (), "sha256:s", "prompts/support.yaml")
+    data = DatasetSpec("support", "support.yaml", items=ITEMS, knowledge_base=KB)
+    spec = ExperimentSpec("support", task="rag", evaluators=evaluators, seed=9)
+    tracer = LangfuseTracer(langfuse_double.client(mask=make_mask(())))
+    result = run(Subject(rendered, None, "working tree"), data, spec, tracer=tracer)
+    assert all(item.error and SECRET in item.error for item in result.items)  # in the process: the real reason
+    roots = langfuse_double.spans(name="experiment-item")
+    assert len(roots) == 2
+    sent = json.dumps([(s.attributes, s.status_message) for s in langfuse_double.spans()])
+    assert SECRET not in sent and EMAIL not in sent
+    statuses = {s.attributes.get("langfuse.observation.status_message") for s in roots}
+    assert statuses == {
+        "evaluator error: leak: ValueError: cannot score 'Refunds are paid back within 5 business days.' for "
+        "[REDACTED email] with key [REDACTED LANGFUSE_SECRET_KEY]",
+        "evaluator error: leak: ValueError: cannot score 'Standard shipping takes 3 to 5 business days.' for "
+        "[REDACTED email] with key [REDACTED LANGFUSE_SECRET_KEY]",
     }

@@ -133,3 +133,11 @@ def test_validate_answers_from_the_whole_result_when_no_file_changed(
         change()
         with pytest.raises(AssertionError, match="loaded although"):
             api.validate(settings)
+
+
+def test_with_the_prompts_folder_at_the_root_no_result_is_cached(tmp_path: Path) -> None:
+    # With prompts_dir ".", what may be read depends on git's index (docs/security.md), which no key covers.
+    root = make_project(tmp_path / "repo", {"hello.yaml": "prompt: hi\nexperiment: {skip: none}\n"})
+    (root / "promptops.yaml").write_text("prompts_dir: .\n", "utf-8")
+    api.validate(api.load_settings(root, registry="local"))
+    assert not (root / ".promptops" / "cache" / "validate-result.pickle").exists()

@@ -45,6 +45,7 @@ def check(
     trace_links: bool = False,
     responses: str | None = None,
     shards: ShardOptions | None = None,
+    custom_code: str | None = None,
 ) -> CheckResult:
     """The read-only PR gate: validate, then judge each prompt the branch changes against its baseline.
 
@@ -66,6 +67,9 @@ def check(
     if any(d.severity == "error" for d in diagnostics):
         shard_session.close()  # nothing ran: the results file says so
         return CheckResult(label, "not reached", diagnostics, (), shards=shard_session.summary())
+    from promptops.custom_code import guard_for
+
+    guard = guard_for(settings.root, base_commit, settings.config, custom_code)  # before any PR code can run
     reg, plans, why_not = _readable_registry(settings, project)
     try:
         tracing = tracer_for(settings.root, settings.config, reg) if record and reg else NullTracer()
@@ -73,7 +77,7 @@ def check(
             session = session_for(settings.root, settings.config, responses)
             commit = head_commit(settings.root)
             run = runner_for(tracer, progress, git_commit=commit, session=session, hooks=shard_session.hooks)
-            prompts = check_prompts(project, base_commit, reg, plans, run)
+            prompts = check_prompts(project, base_commit, reg, plans, run, guard)
             urls = trace_urls(tracer, runs_of(p.runs for p in prompts)) if trace_links else {}
         source = reg.describe() if reg else f"the base ref {base_ref} ({why_not})"
         fallback = why_not if reg is None and why_not.startswith("registry unreachable") else ""

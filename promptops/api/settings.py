@@ -33,11 +33,13 @@ class Settings:
 
 def load_settings(start: Path, *, registry: str | None = None, cache: bool = True) -> Settings:
     """Find the project at or above `start` and read its configuration."""
+    from promptops import sensitive
     from promptops.config import find_root, load_config
 
     root = find_root(start)
     config = load_config(root)
     _importable(root)
+    sensitive.configure(env_names=config.redact_env, patterns=config.redact_patterns)  # for every output
     return Settings(root=root, config=config, registry=registry, cache=cache)
 
 

@@ -149,6 +149,16 @@ def registry(ctx: click.Context) -> Iterator[Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into a message and a documented exit code."""
+    from promptops.cli.masked import masked_output
+    from promptops.cli.output import commands_stopped
+
+    # Credentials are masked in everything printed, by us or by code we run; in GitHub Actions, whatever is
+    # printed is also kept from being read as a workflow command (annotations are let through one by one).
+    with masked_output(), commands_stopped(os.environ.get("GITHUB_ACTIONS") == "true"):
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     state: dict[str, Any] = {}
     try:
         code = cli.main(args=argv, prog_name="promptops", standalone_mode=False, obj=state)
@@ -167,7 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # the last resort: a bug in promptops, never a traceback on screen
+    except (Exception, SystemExit, GeneratorExit) as exc:  # the last resort: a bug, never a traceback on screen
+        # SystemExit too: Click returns exit codes here instead of raising, so one reaching this point was raised
+        # by code promptops called (a custom evaluator's sys.exit(0) must never become a passing gate).
         log = _crash_log(exc)
         message = f"internal error: {type(exc).__name__}: {_safe(str(exc))} (details in {log})"
         _fail(state, message, EXIT_INTERNAL, "InternalError")
@@ -195,14 +207,14 @@ def _safe(message: str) -> str:
 
 
 def _crash_log(exc: BaseException) -> str:
-    from promptops.sensitive import redact
+    from promptops.sensitive import configured_patterns, redact
 
     folder = Path(os.environ.get("PROMPTOPS_HOME", tempfile.gettempdir()))
     path = folder / "promptops-crash.log"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         text = "".join(traceback.format_exception(exc))
-        path.write_text(f"promptops {__version__}\n{redact(text)}", "utf-8")
+        path.write_text(f"promptops {__version__}\n{redact(text, configured_patterns())}", "utf-8")
     except OSError:
         return "<could not write a crash log>"
     return str(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,14 @@ import click
 
 from promptops.cli import settings
 from promptops.cli.model_options import responses_option
-from promptops.cli.output import echo_diagnostics, echo_json, github_annotation, redacted
+from promptops.cli.output import (
+    commands_stopped,
+    echo_command,
+    echo_diagnostics,
+    echo_json,
+    github_annotation,
+    redacted,
+)
 from promptops.cli.progress import progress_factory
 from promptops.cli.reports import report_options, wanted, write_reports
 from promptops.cli.sharding import options_from, shard_options, summary_json, summary_lines
@@ -35,6 +43,7 @@ def result_json(result: Any) -> dict[str, Any]:
                 "passed": p.passed,
                 "evaluated": p.evaluated,
                 "note": p.note,
+                "error": p.error or None,
                 "text_diff": p.text_diff,
                 "verdict": verdict_json(p.verdict) if p.verdict else None,
             }
@@ -63,6 +72,13 @@ def result_json(result: Any) -> dict[str, Any]:
 @report_options
 @responses_option
 @shard_options
+@click.option(
+    "--custom-code",
+    type=click.Choice(["any", "base-only"]),
+    envvar="PROMPTOPS_CUSTOM_CODE",
+    help="base-only: refuse custom module:function code the base branch does not already have (the base "
+    "branch's check.custom_code: base-only does the same; `any` cannot loosen it).",
+)
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -77,6 +93,7 @@ def check(
     results_path: Path | None,
     sources: tuple[Path, ...],
     run_key: str | None,
+    custom_code: str | None,
 ) -> None:
     """Gate a pull request: validate, then judge every prompt the branch changes.
 
@@ -105,10 +122,11 @@ def check(
         result = api.check(
             s, base=base, record=record, progress=progress_factory(), trace_links=links, responses=responses,
             shards=shards,
+            custom_code=custom_code,
         )  # fmt: skip
     except PromptopsError as exc:  # e.g. keys Langfuse rejects: annotate it too, then the boundary reports it
         if fmt == "github":
-            click.echo(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
+            echo_command(github_annotation(Diagnostic(s.config.source or ".", None, None, "check", "error", str(exc))))
         raise
     click.echo(f"baseline source: {result.registry}", err=True)
     if result.shards is not None:
@@ -136,21 +154,26 @@ def check(
     elif fmt == "markdown":
         click.echo(markdown)
     else:
-        echo_diagnostics(result.diagnostics, "github" if fmt == "github" else "text")
+        # Masked like the report (personal data, credentials, redact.patterns): a CI log is as public as the PR.
+        masked = [replace(d, message=redacted(d.message, s.config.redact_patterns)) for d in result.diagnostics]
+        echo_diagnostics(masked, "github" if fmt == "github" else "text")
         if fmt == "github":
             for annotation in _gate_annotations(result, s.config.redact_patterns):
-                click.echo(annotation)
-        for p in result.prompts:
-            # Masked like the report: CI logs are as public as the PR comment.
-            shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
-            if not p.evaluated:
-                shown = f"{p.name}: NOT EVALUATED: {p.note}"
-            click.echo(redacted(shown, s.config.redact_patterns))
-            click.echo("")
-        cost = report.cost_line(result.prompts)
-        if cost:
-            click.echo(cost.replace("**", ""))
-        click.echo(f"check {'passed' if result.passed else 'failed'}: {_counted(result)}")
+                echo_command(annotation)
+        with commands_stopped(fmt == "github"):  # verdicts quote PR data: none of it may become a command
+            for p in result.prompts:
+                # Masked like the report: CI logs are as public as the PR comment.
+                shown = verdict_text(p.verdict) if p.verdict else f"{p.name}: no gate ({p.note})"
+                if not p.evaluated:
+                    shown = f"{p.name}: NOT EVALUATED: {p.note}"
+                if p.error:
+                    shown = f"{p.name}: FAILED, the gate could not finish: {p.error}"
+                click.echo(redacted(shown, s.config.redact_patterns))
+                click.echo("")
+            cost = report.cost_line(result.prompts)
+            if cost:
+                click.echo(cost.replace("**", ""))
+            click.echo(f"check {'passed' if result.passed else 'failed'}: {_counted(result)}")
     ctx.exit(0 if result.passed else 1)
 
 
@@ -169,7 +192,7 @@ def _gate_annotations(result: Any, patterns: Any) -> list[str]:
     found = [
         Diagnostic(p.path or ".", p.line, None, "gate", "error", redacted(f"{p.name}: {why}", patterns))
         for p in result.prompts
-        if not p.passed and (why := p.verdict.reason if p.verdict is not None else p.blocked or p.note)
+        if not p.passed and (why := p.error or (p.verdict.reason if p.verdict is not None else p.blocked or p.note))
     ]
     if result.fallback:
         message = f"the baseline came from the base ref, not the registry: {result.fallback}"

@@ -13,6 +13,7 @@ from typing import Any
 from promptops.errors import ConfigError
 from promptops.evaluators.base import DataType, EvalCase, OptionsEvaluator, Score
 from promptops.model import EvaluatorSpec
+from promptops.usercode import building
 
 ARGUMENTS = ("input", "output", "expected_output", "metadata", "context")
 _KIND = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -29,16 +30,15 @@ def resolve(kind: str) -> Callable[..., Any]:
     if not _KIND.match(kind):
         raise ConfigError(f"{kind!r} is not module:function")
     module_name, _, attr_path = kind.partition(":")
-    try:
+    with building(f"cannot import {module_name!r}"):  # user code: whatever importing it raises is reported
         target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # user code: any error while importing it is a problem to report, not a crash
-        raise ConfigError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
-    for attr in attr_path.split("."):
-        if not hasattr(target, attr):
-            raise ConfigError(f"{module_name!r} has no attribute {attr_path!r}")
-        target = getattr(target, attr)
-    if not callable(target):
-        raise ConfigError(f"{kind} is not callable")
+    with building(f"cannot look up {kind}"):  # a module's __getattr__ is user code too
+        for attr in attr_path.split("."):
+            if not hasattr(target, attr):
+                raise ConfigError(f"{module_name!r} has no attribute {attr_path!r}")
+            target = getattr(target, attr)
+        if not callable(target):
+            raise ConfigError(f"{kind} is not callable")
     return target  # type: ignore[no-any-return]
 
 
@@ -88,7 +88,8 @@ class CustomEvaluator(OptionsEvaluator):
             self.data_type = spec.options["data_type"]
         self.mapping = spec.options.get("mapping")
         self.function = resolve(spec.kind)
-        self.arguments = accepted_arguments(self.function)
+        with building(f"evaluator {spec.name!r}"):  # inspecting a callable can run its code (__signature__)
+            self.arguments = accepted_arguments(self.function)
 
     @classmethod
     def problems(cls, spec: EvaluatorSpec) -> list[str]:

@@ -27,8 +27,8 @@ class LangfuseDatasets:
     def sync(self, dataset: DatasetSpec, *, dry_run: bool = False) -> DatasetSyncResult:
         """Create or update the dataset, upsert changed items by id, archive items no longer in git.
 
-        Items go up redacted, like traces: personal data and secrets in a dataset file never leave the process.
-        With `dry_run`, only count what would be written.
+        Items, description and metadata go up redacted, like traces: personal data and secrets in a dataset file
+        never leave the process. With `dry_run`, only count what would be written.
         """
         current = self._current(dataset.name)
         created = current is None
@@ -68,8 +68,10 @@ class LangfuseDatasets:
 
     def _ensure_dataset(self, dataset: DatasetSpec, current: Any | None) -> None:
         """Create the dataset if missing, or update description/metadata if they differ."""
-        wanted_metadata = dict(dataset.metadata)
-        if current is not None and (current.description or "") == dataset.description:
+        # Masked like the items: a description or metadata quoting a customer or a key never leaves the process.
+        wanted_description: str = self.mask(data=dataset.description)
+        wanted_metadata = self.mask(data=dict(dataset.metadata))
+        if current is not None and (current.description or "") == wanted_description:
             if canonical(current.metadata or {}) == canonical(wanted_metadata):
                 return
         # The low-level create omits the JSON-schema fields: SDK create_dataset sends them as null, and the
@@ -78,7 +80,7 @@ class LangfuseDatasets:
             f"creating dataset {dataset.name}",
             lambda: self.client.api.datasets.create(
                 name=dataset.name,
-                description=dataset.description,
+                description=wanted_description,
                 metadata=wanted_metadata,
                 request_options=NO_SDK_RETRIES,
             ),

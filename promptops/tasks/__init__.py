@@ -78,6 +78,8 @@ def get_task(name: str) -> Task:
     if ":" in name:
         from promptops.tasks.custom import custom_task
         from promptops.tasks.langchain import runnable_task
+        from promptops.usercode import building
 
-        return runnable_task(name) or custom_task(name)
+        with building(f"task {name}"):  # importing, inspecting and building user code runs it
+            return runnable_task(name) or custom_task(name)
     raise ExperimentError(f"unknown task {name!r}; known tasks: {', '.join(BUILTIN)}, or a custom module:function")

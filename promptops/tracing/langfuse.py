@@ -33,6 +33,7 @@ from promptops.tracing.base import (
     RunInfo,
     Subject,
 )
+from promptops.usercode import describe
 
 if TYPE_CHECKING:
     from langfuse._client.span import LangfuseObservationWrapper
@@ -120,11 +121,12 @@ def _set_on_current_span(attributes: Mapping[str, str]) -> None:
 
 
 @contextmanager
-def _marking_errors(observation: LangfuseObservationWrapper) -> Iterator[None]:
+def _marking_errors(observation: LangfuseObservationWrapper, mask: Mask) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:  # recorded, then re-raised: a timeout cancels mid-span
-        observation.update(level="ERROR", status_message=str(exc) or type(exc).__name__)
+        # status_message is not one of the fields the SDK's mask sees: a user's exception can quote anything.
+        observation.update(level="ERROR", status_message=mask(data=describe(exc)))
         raise
 
 
@@ -177,7 +179,7 @@ class _LangfuseItemTrace:
         client = self.tracer.client
         with client.start_as_current_observation(name=name, as_type=cast(Any, as_type), **fields) as observation:
             _set_on_current_span(self.attributes)
-            with _marking_errors(observation):
+            with _marking_errors(observation, self.tracer.redact_data):
                 yield _LangfuseObservation(observation)
 
     def span(self, name: str, *, input: Any = None, kind: str = "span") -> AbstractContextManager[Observation]:
@@ -227,9 +229,8 @@ class _LangfuseItemTrace:
         usage = {"input": result.input_tokens, "output": result.output_tokens}
         metadata = {"item_id": result.item_id, "repeat": result.repeat, "latency_s": result.latency_s, "tokens": usage}
         if result.failed:
-            self.root.update(
-                output=f"Error: {result.error}", level="ERROR", status_message=result.error, metadata=metadata
-            )
+            reason = self.tracer.redact(result.error)  # the SDK's mask covers output and metadata, not this
+            self.root.update(output=f"Error: {reason}", level="ERROR", status_message=reason, metadata=metadata)
         else:
             self.root.update(output=result.output, metadata=metadata)
 
@@ -251,6 +252,10 @@ class LangfuseTracer:
     def redact(self, value: Any) -> Any:
         """Return the value with sensitive strings masked."""
         return self._mask(data=value)
+
+    def redact_data(self, *, data: Any) -> Any:
+        """Return `data` masked (the SDK mask's signature)."""
+        return self._mask(data=data)
 
     def prompt(self, subject: Subject) -> PromptClient | None:
         """Return the (cached) prompt client a generation links to."""
@@ -310,7 +315,7 @@ class LangfuseTracer:
                 expected = _serialize(self.redact(item.expected_output))
                 root_only = {EXPERIMENT + "item.expected_output": expected} if expected is not None else {}
                 _set_on_current_span({**attributes, **root_only})
-                with _marking_errors(root):
+                with _marking_errors(root, self.redact_data):
                     yield _LangfuseItemTrace(self, root, attributes, propagated)
 
     def finish_run(self, run: RunInfo, result: ExperimentResult) -> None:

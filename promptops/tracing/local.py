@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from promptops.errors import ExperimentError
 from promptops.model import DatasetItem
+from promptops.sensitive import redact_secret_values
 from promptops.sqlitefile import enable_wal
 from promptops.tracing.base import GENERATION, ROOT_SPAN, ItemTrace, Observation, RunInfo, Subject, new_id
+from promptops.usercode import describe
 
 if TYPE_CHECKING:
     from promptops.evaluators.base import DataType
@@ -191,7 +193,7 @@ class _LocalItemTrace:
         try:
             yield observation
         except BaseException as exc:  # recorded, then re-raised: a timeout cancels mid-span
-            level, message = "ERROR", str(exc) or type(exc).__name__
+            level, message = "ERROR", describe(exc)
             raise
         finally:
             _current_span.reset(token)
@@ -234,9 +236,9 @@ class _LocalItemTrace:
             self.started_at, _now(),
         )  # fmt: skip
         with self.tracer.transaction() as db:
-            db.execute(_UPSERT_ITEM, _item_row(self.run.run_id, None, result))
-            db.executemany(_INSERT_SPAN, [root, *self.spans])
-            db.executemany(_INSERT_SCORE, self.scores)
+            db.execute(_UPSERT_ITEM, _masked(_item_row(self.run.run_id, None, result)))
+            db.executemany(_INSERT_SPAN, [_masked(row) for row in (root, *self.spans)])
+            db.executemany(_INSERT_SCORE, [_masked(row) for row in self.scores])
 
 
 _UPSERT_ITEM = """INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -244,6 +246,11 @@ _UPSERT_ITEM = """INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 _INSERT_SPAN = "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_SCORE = "INSERT INTO scores (run_id, trace_id, observation_id, name, value, string_value, data_type, comment) \
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _masked(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Mask the known secrets' values in a row: the local store keeps personal data, never credentials."""
+    return tuple(redact_secret_values(value) if isinstance(value, str) else value for value in row)
 
 
 def _item_row(run_id: str, position: int | None, result: ItemResult) -> tuple[Any, ...]:
