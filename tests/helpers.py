@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,24 @@ def example_repo(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git_init(root)
     monkeypatch.chdir(root)
     return root
+
+
+def sdk_compile(rendered: Any, values: Mapping[str, Any]) -> Any:
+    """Return what the installed langfuse SDK's own `compile()` gives for a rendered prompt (the reference)."""
+    import logging
+
+    from langfuse.api import Prompt_Chat, Prompt_Text
+    from langfuse.model import ChatPromptClient, TextPromptClient
+
+    common: dict[str, Any] = {"name": rendered.name, "version": 1, "config": {}, "labels": [], "tags": []}
+    logging.getLogger("langfuse").setLevel(logging.ERROR)  # its warnings on unresolved placeholders
+    if isinstance(rendered.prompt, str):
+        return TextPromptClient(Prompt_Text(type="text", prompt=rendered.prompt, **common)).compile(**values)
+    messages: list[Any] = [
+        {"type": "placeholder", "name": m["name"]}
+        if m.get("type") == "placeholder"
+        else {"type": "chatmessage", "role": m["role"], "content": m["content"]}
+        for m in rendered.prompt
+    ]
+    compiled = ChatPromptClient(Prompt_Chat(type="chat", prompt=messages, **common)).compile(**values)
+    return [dict(m) for m in compiled]

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptops.compile import compile_with_sdk
+from promptops.compile import compile_prompt
 from promptops.importing import template_for, variables_in
 from promptops.model import RenderedPrompt
 from promptops.registry.local import LocalRegistry
@@ -332,5 +332,5 @@ def test_any_stored_text_imports_to_a_template_that_renders_it_back(text: str, w
     assert rendered.prompt == stored
     values = {v: "X" for v in variables}
     if values:
-        compiled = compile_with_sdk(RenderedPrompt("g", "text", stored, {}, (), (), "", ""), values)
-        assert compiled == compile_with_sdk(rendered, values)
+        compiled = compile_prompt(RenderedPrompt("g", "text", stored, {}, (), (), "", ""), values)
+        assert compiled == compile_prompt(rendered, values)

@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptops.compile import compile_with_sdk
 from promptops.errors import RenderError
 from promptops.project import load_project
 from promptops.render import render
-from tests.helpers import make_project
+from tests.helpers import make_project, sdk_compile
 
 EXAMPLE_VALUES = {
     "country": "France",
@@ -41,7 +40,7 @@ def _equivalent(project, name: str, values: dict[str, str]) -> tuple[object, obj
     spec = project.prompt(name)
     stored = render(spec, project.prompts_root, project.root)
     full = render(spec, project.prompts_root, project.root, values=values)
-    compiled = compile_with_sdk(stored, values)
+    compiled = sdk_compile(stored, values)
     return _messages_only(compiled), _messages_only(full.prompt)
 
 

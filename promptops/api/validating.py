@@ -117,7 +117,7 @@ def render(settings: Settings, name: str, values: Mapping[str, str] | None = Non
     official SDKs compile it differently.
     """
     from promptops import render as rendering
-    from promptops.compile import compile_with_sdk
+    from promptops.compile import compile_prompt
 
     project = valid_project(settings, only=name)
     spec = project.prompt(name)
@@ -128,7 +128,7 @@ def render(settings: Settings, name: str, values: Mapping[str, str] | None = Non
     if not values:
         return RenderResult(rendered, None)
     filled, warnings = _compile_values(spec, values)
-    return RenderResult(rendered, compile_with_sdk(rendered, filled), warnings)
+    return RenderResult(rendered, compile_prompt(rendered, filled), warnings)
 
 
 def _messages(key: str, text: str) -> list[dict[str, Any]]:

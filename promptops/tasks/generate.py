@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from promptops.compile import compile_with_sdk
+from promptops.compile import compile_prompt, variable_names
 from promptops.llm.base import Completion, LLMRequest
 from promptops.model import RenderedPrompt
 from promptops.tasks import MissingVariable, TaskContext, TaskResult
@@ -13,13 +13,11 @@ from promptops.tasks import MissingVariable, TaskContext, TaskResult
 
 def prompt_variables(rendered: RenderedPrompt) -> list[str]:
     """Return the distinct `{{variables}}` of the stored prompt, as the SDK's compile finds them."""
-    from langfuse.model import TemplateParser
-
     if isinstance(rendered.prompt, str):
         texts = [rendered.prompt]
     else:
         texts = [m.get("content") or "" for m in rendered.prompt if m.get("type") != "placeholder"]
-    names = (name for text in texts for name in TemplateParser.find_variable_names(text))
+    names = (name for text in texts for name in variable_names(text))
     return list(dict.fromkeys(names))
 
 
@@ -38,7 +36,7 @@ def compile_messages(rendered: RenderedPrompt, values: Mapping[str, Any]) -> lis
             name = message.get("name")
             if message.get("type") == "placeholder" and name and not isinstance(filled.get(name), list):
                 filled[name] = []  # an item without chat history: the placeholder expands to nothing
-    compiled = compile_with_sdk(rendered, filled)
+    compiled = compile_prompt(rendered, filled)
     if isinstance(compiled, str):
         return [{"role": "user", "content": compiled}]
     return [{"role": str(m.get("role", "")), "content": str(m.get("content") or "")} for m in compiled]
