@@ -12,7 +12,7 @@ import contextvars
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptops.errors import ExperimentError
 from promptops.model import DatasetItem
-from promptops.sensitive import redact_secret_values
+from promptops.sensitive import secret_value_masker
 from promptops.sqlitefile import enable_wal
 from promptops.tracing.base import GENERATION, ROOT_SPAN, ItemTrace, Observation, RunInfo, Subject, new_id
 from promptops.usercode import describe
@@ -235,10 +235,11 @@ class _LocalItemTrace:
             _json(result.output), _json(attributes), "ERROR" if result.failed else "DEFAULT", result.error,
             self.started_at, _now(),
         )  # fmt: skip
+        mask = secret_value_masker()
         with self.tracer.transaction() as db:
-            db.execute(_UPSERT_ITEM, _masked(_item_row(self.run.run_id, None, result)))
-            db.executemany(_INSERT_SPAN, [_masked(row) for row in (root, *self.spans)])
-            db.executemany(_INSERT_SCORE, [_masked(row) for row in self.scores])
+            db.execute(_UPSERT_ITEM, _masked(_item_row(self.run.run_id, None, result), mask))
+            db.executemany(_INSERT_SPAN, [_masked(row, mask) for row in (root, *self.spans)])
+            db.executemany(_INSERT_SCORE, [_masked(row, mask) for row in self.scores])
 
 
 _UPSERT_ITEM = """INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -248,9 +249,9 @@ _INSERT_SCORE = "INSERT INTO scores (run_id, trace_id, observation_id, name, val
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _masked(row: tuple[Any, ...]) -> tuple[Any, ...]:
+def _masked(row: tuple[Any, ...], mask: Callable[[str], str]) -> tuple[Any, ...]:
     """Mask the known secrets' values in a row: the local store keeps personal data, never credentials."""
-    return tuple(redact_secret_values(value) if isinstance(value, str) else value for value in row)
+    return tuple(mask(value) if isinstance(value, str) else value for value in row)
 
 
 def _item_row(run_id: str, position: int | None, result: ItemResult) -> tuple[Any, ...]:
