@@ -1,7 +1,13 @@
-"""What promptops asks of git: the commit, files at another ref, what a branch changed."""
+"""What promptops asks of git: the commit, files at another ref, what a branch changed.
+
+Questions git answers in one command (HEAD, the work tree, status, ls-files, diff) run `git` directly; reading
+objects (a file or a tree at a ref, history) goes through GitPython. Importing GitPython costs more than a whole
+local experiment run's bookkeeping, and `experiment` and `validate` only ever ask the first kind.
+"""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,15 +28,42 @@ def _repo(root: Path) -> Any:
         return None
 
 
+class _NotARepository(Exception):
+    """`git` says the folder is not inside a work tree."""
+
+
+def _git(root: Path, *args: str) -> str:
+    """Return what `git -C root ARGS` prints; _NotARepository outside a work tree, GitError on other failures."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, encoding="utf-8", errors="replace"
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed: promptops needs the git command on PATH") from None
+    if done.returncode != 0:
+        if "not a git repository" in done.stderr:
+            raise _NotARepository(root)
+        raise GitError(f"git {args[0]} failed in {root}: {done.stderr.strip() or f'exit {done.returncode}'}")
+    return done.stdout
+
+
+def _top(root: Path) -> Path | None:
+    """Return the work tree that contains `root`, or None outside git."""
+    try:
+        return Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    except _NotARepository:
+        return None
+
+
 def head_commit(root: Path) -> str | None:
     """Return the commit HEAD points at, or None outside git or before the first commit."""
-    repo = _repo(root)
-    if repo is None:
-        return None
     try:
-        return str(repo.head.commit.hexsha)
-    except ValueError:
+        found = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip()
+    except _NotARepository:
         return None
+    except GitError:
+        return None  # no commit yet: `--verify --quiet` exits 1 without a message
+    return found or None
 
 
 def _unknown_ref_errors() -> tuple[type[Exception], ...]:
@@ -125,10 +158,10 @@ def default_base(root: Path) -> str:
 
 def worktree_root(root: Path) -> Path:
     """Return the git work tree that contains `root`."""
-    repo = _repo(root)
-    if repo is None:
+    top = _top(root)
+    if top is None:
         raise GitError(f"{root} is not inside a git repository")
-    return Path(repo.working_tree_dir)
+    return top
 
 
 def export_tree(root: Path, ref: str, dest: Path) -> None:
@@ -172,12 +205,12 @@ def last_commit(root: Path, paths: Sequence[Path]) -> str | None:
 
 def uncommitted(root: Path, folder: Path) -> list[str]:
     """Return the files under `folder` that differ from HEAD: modified, staged, deleted or untracked (not ignored)."""
-    repo = _repo(root)
-    if repo is None:
+    top = _top(root)
+    if top is None:
         return []
-    top = Path(repo.working_tree_dir).resolve()
+    top = top.resolve()
     rel = folder.resolve().relative_to(top).as_posix() if folder.resolve().is_relative_to(top) else "."
-    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", rel)
+    out = _git(top, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", rel)
     entries = [e for e in out.split("\0") if e]
     changed, skip = [], False
     for entry in entries:
@@ -192,24 +225,22 @@ def uncommitted(root: Path, folder: Path) -> list[str]:
 
 def tracked_files(folder: Path) -> frozenset[str] | None:
     """Return the files git tracks under `folder` (POSIX paths relative to it), or None outside git."""
-    repo = _repo(folder)
-    if repo is None or repo.working_tree_dir is None:
+    try:
+        listed = _git(folder, "ls-files", "-z", "--full-name", "--", ".")
+        prefix = _git(folder, "rev-parse", "--show-prefix").strip()
+    except _NotARepository:
         return None
-    top = Path(repo.working_tree_dir).resolve()
-    rel = folder.resolve().relative_to(top).as_posix()
-    listed = str(repo.git.ls_files("-z", "--", "." if rel == "." else rel))
-    prefix = "" if rel == "." else rel + "/"
     return frozenset(p[len(prefix) :] for p in listed.split("\0") if p and p.startswith(prefix))
 
 
 def changed_files(root: Path, base: str) -> list[str]:
     """Return the files (relative to the work tree) that differ from `base`: committed, staged, edited or new."""
-    repo = _repo(root)
-    if repo is None:
+    top = _top(root)
+    if top is None:
         raise GitError(f"{root} is not inside a git repository")
     try:
-        changed = str(repo.git.diff("--name-only", "-z", "--no-renames", base)).split("\0")
-        untracked = str(repo.git.ls_files("-z", "--others", "--exclude-standard")).split("\0")
-    except _unknown_ref_errors() as exc:
+        changed = _git(top, "diff", "--name-only", "-z", "--no-renames", base).split("\0")
+        untracked = _git(top, "ls-files", "-z", "--others", "--exclude-standard").split("\0")
+    except GitError as exc:
         raise GitError(f"git cannot compare with {base!r}: {exc}") from None
     return sorted({path for path in (*changed, *untracked) if path})
