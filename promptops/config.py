@@ -67,14 +67,42 @@ def _toml_tool_table(pyproject: Path) -> dict[str, Any]:
     return tool if isinstance(tool, dict) else {}
 
 
-def load_config(root: Path) -> ProjectConfig:
-    """Read and validate the project configuration of `root`."""
-    raw, source = _read_raw(root)
+def _check_schema(raw: Mapping[str, Any]) -> list[str]:
     from promptops import schema
 
-    problems = schema.check("config", raw)
+    return [problem.message for problem in schema.check("config", raw)]
+
+
+def _schema_problems(root: Path, raw: Mapping[str, Any]) -> list[str]:
+    """Return the schema's messages for `raw`, remembered for the last configuration seen in this checkout.
+
+    Importing jsonschema costs about a tenth of a second, more than a small command's own work; an unchanged
+    configuration under an unchanged promptops gives the same answer. The file is this machine's signed cache.
+    """
+    import hashlib
+    import json
+
+    from promptops.cachefile import SignedJson
+    from promptops.validation_cache import package_fingerprint
+
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    key = hashlib.sha256(f"{package_fingerprint()}\0{text}".encode()).hexdigest()
+    store = SignedJson(root / ".promptops" / "cache" / "config.json", "config-check")
+    remembered = store.load()
+    problems = remembered.get("problems")
+    if remembered.get("key") == key and isinstance(problems, list) and all(isinstance(p, str) for p in problems):
+        return problems
+    problems = _check_schema(raw)
+    store.save({"key": key, "problems": problems})
+    return problems
+
+
+def load_config(root: Path, *, cache: bool = False) -> ProjectConfig:
+    """Read and validate the project configuration of `root` (with `cache`, an unchanged one is not re-checked)."""
+    raw, source = _read_raw(root)
+    problems = _schema_problems(root, raw) if cache else _check_schema(raw)
     if problems:
-        lines = "\n".join(f"  {source}: {p.message}" for p in problems)
+        lines = "\n".join(f"  {source}: {message}" for message in problems)
         raise ConfigError(f"invalid promptops configuration:\n{lines}")
     _check_inside(raw, "prompts_dir", source, dot_folders=False)
     _check_inside(raw, "registry_path", source, dot_folders=True)

@@ -285,7 +285,7 @@ def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt_and_
     assert requests("diff") == cold  # sync moved production since the cache was written: read again
     assert requests("diff") == [("GET", "/api/public/v2/prompts", ("limit", "page"))]  # nothing moved since
     state = project.root / ".promptops" / "cache"
-    assert sorted(p.name.split("-")[0] for p in state.iterdir()) == ["langfuse", "validate.pickle"]
+    assert sorted(p.name.split("-")[0] for p in state.iterdir()) == ["config.json", "langfuse", "validate.pickle"]
 
     registry = project.open()  # production moves behind the cache's back: the listing shows it, so it is read
     registry.set_labels("support-agent", 1, ["staging"])

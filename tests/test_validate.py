@@ -625,6 +625,7 @@ def test_validate_writes_nothing_but_its_cache(
         ".promptops",
         ".promptops/.gitignore",
         ".promptops/cache",
+        ".promptops/cache/config.json",
         ".promptops/cache/validate.pickle",
         ".promptops/cache/validate-result.pickle",
     }

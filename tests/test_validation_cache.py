@@ -3,6 +3,7 @@ validating through the cache gives exactly the diagnostics and renders of valida
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -141,3 +142,54 @@ def test_with_the_prompts_folder_at_the_root_no_result_is_cached(tmp_path: Path)
     (root / "promptops.yaml").write_text("prompts_dir: .\n", "utf-8")
     api.validate(api.load_settings(root, registry="local"))
     assert not (root / ".promptops" / "cache" / "validate-result.pickle").exists()
+
+
+def test_an_unchanged_config_is_not_checked_again_and_a_changed_one_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops.errors import ConfigError
+
+    root = make_project(tmp_path / "repo", examples=True)
+    api.load_settings(root, registry="local")  # checks the config and remembers the answer
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("checked although nothing changed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("promptops.schema.check", refuse)
+        api.load_settings(root, registry="local")
+        with pytest.raises(AssertionError, match="checked although"):
+            api.load_settings(root, registry="local", cache=False)  # --no-cache checks afresh
+    write_files(root, {"promptops.yaml": "prompts_dir: prompts\nregistry: nowhere\n"})
+    for _ in range(2):  # an invalid config is reported on every run, from the cache or not
+        with pytest.raises(ConfigError, match=r"promptops.yaml: registry: 'nowhere' is not one of"):
+            api.load_settings(root, registry="local")
+    cache = root / ".promptops" / "cache" / "config.json"
+    wrapper = json.loads(cache.read_text("utf-8"))
+    body = json.loads(wrapper["body"])
+    assert body["problems"] and body["key"]
+    wrapper["body"] = json.dumps({**body, "problems": []})  # a PR commits "this config is fine": unsigned
+    cache.write_text(json.dumps(wrapper), "utf-8")
+    with pytest.raises(ConfigError, match="is not one of"):
+        api.load_settings(root, registry="local")
+
+
+def test_a_warm_experiment_imports_neither_jsonschema_nor_gitpython_nor_langfuse(tmp_path: Path) -> None:
+    # What a warm local run does not need, it does not import: each costs more than a 200-item run's bookkeeping.
+    import subprocess
+    import sys
+
+    from tests.helpers import git_init
+
+    root = make_project(tmp_path / "repo", examples=True)
+    git_init(root)
+    code = (
+        "import sys; from promptops.cli import main\n"
+        "sys.argv = ['promptops', '--registry', 'local', 'experiment', 'capital-cities']\n"
+        "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'jsonschema', 'git', 'langfuse'}))\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True) for _ in "12"]
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert runs[0].stdout.splitlines()[-1] == "['jsonschema']"  # the first run validates the files
+    assert runs[1].stdout.splitlines()[-1] == "[]"

@@ -37,7 +37,7 @@ def load_settings(start: Path, *, registry: str | None = None, cache: bool = Tru
     from promptops.config import find_root, load_config
 
     root = find_root(start)
-    config = load_config(root)
+    config = load_config(root, cache=cache)
     _importable(root)
     sensitive.configure(env_names=config.redact_env, patterns=config.redact_patterns)  # for every output
     return Settings(root=root, config=config, registry=registry, cache=cache)
