@@ -9,9 +9,6 @@ failure threshold keep a run finite; the tracer records it (nowhere, SQLite or L
 from __future__ import annotations
 
 import asyncio
-import functools
-import signal
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,29 +17,25 @@ from datetime import UTC, datetime
 from promptops.cost import CallStats
 from promptops.errors import ExperimentError, ModelError
 from promptops.evaluators import EvalCase, Evaluator, Score, build_evaluator
-from promptops.evaluators.aggregate import MetricSummary, error_rate, summarize, summarize_latency
 from promptops.llm import Completion, LLMRequest, Provider
 from promptops.model import DatasetItem, DatasetSpec, ExperimentSpec
 from promptops.model_calls import CURRENT_ITEM, ItemScope, ModelSession, RunCalls, backoff_s
 from promptops.results import EVALUATOR_ERROR, ExperimentResult, ItemResult
+from promptops.run_result import (
+    BUDGET,
+    FAILURE_THRESHOLD,
+    INTERRUPTED,
+    RUN_TIME_LIMIT_REASON,
+    TIME_LIMIT,
+    experiment_result,
+)
 from promptops.tasks import MissingVariable, Task, TaskContext, TaskResult, get_task
 from promptops.tracing.base import ItemTrace, RunInfo, Subject, Tracer, new_id
-from promptops.usercode import being_cancelled, describe
+from promptops.usercode import being_cancelled, ctrl_c_cancels, describe, retrieve_exception
 
 __all__ = ["BUDGET", "ExperimentRun", "RunHooks", "Subject", "backoff_s", "run", "run_experiment"]
 
 MIN_ITEMS_BEFORE_STOP = 5  # a run is not stopped on the say-so of its first one or two items
-INTERRUPTED = "interrupted"
-FAILURE_THRESHOLD = "failure threshold"
-TIME_LIMIT = "time limit"
-BUDGET = "budget"
-RUN_TIME_LIMIT_REASON = "timeout: run time limit reached"
-NOT_RUN_REASONS: Mapping[str, str] = {
-    INTERRUPTED: "not run: interrupted",
-    FAILURE_THRESHOLD: "not run: failure threshold reached",
-    TIME_LIMIT: RUN_TIME_LIMIT_REASON,
-    BUDGET: "not run: budget reached",
-}
 
 Progress = Callable[[int, int], None]
 
@@ -81,25 +74,6 @@ class _Attempt:
     def fail(self, reason: str) -> None:
         """Keep the first reason: later ones are consequences."""
         self.error = self.error or reason
-
-
-def _retrieve_exception(task: asyncio.Task[None]) -> None:
-    # A Ctrl-C raised inside an item task leaves its exception unretrieved; the "never retrieved" report
-    # then runs from the garbage collector at any later moment (once inside ast.parse: a CPython 3.11 crash).
-    if not task.cancelled():
-        task.exception()
-
-
-def _ctrl_c_cancels() -> bool:
-    """Return whether a first Ctrl-C reaches this run as a cancellation, never as a KeyboardInterrupt in an item.
-
-    True off the main thread (signals are delivered to the main thread only, so any KeyboardInterrupt here was
-    raised by code) and under asyncio.run's own SIGINT handler; False under a handler of someone else's.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return True
-    handler = signal.getsignal(signal.SIGINT)
-    return isinstance(handler, functools.partial) and getattr(handler.func, "__name__", "") == "_on_sigint"
 
 
 class ExperimentRun:
@@ -166,7 +140,7 @@ class ExperimentRun:
     async def execute(self) -> ExperimentResult:
         """Run every planned item; a cancellation returns what was recorded so far, stopped "interrupted"."""
         self._deadline = asyncio.get_running_loop().time() + self.spec.total_timeout_s
-        self._ctrl_c_cancels = _ctrl_c_cancels()
+        self._ctrl_c_cancels = ctrl_c_cancels()
         self._main = asyncio.current_task()
         self.tracer.start_run(self.info)
         try:
@@ -210,7 +184,7 @@ class ExperimentRun:
                 self._scheduled += 1
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
-                task.add_done_callback(_retrieve_exception)
+                task.add_done_callback(retrieve_exception)
                 task.add_done_callback(lambda _: slots.release())
             while self._in_flight:
                 await asyncio.gather(*self._in_flight)
@@ -365,59 +339,7 @@ class ExperimentRun:
 
     def result(self) -> ExperimentResult:
         """Return the ExperimentResult of every planned item: finished ones, the rest failed with why."""
-        items = tuple(self.results.get(i) or self._not_run(i) for i in range(len(self.plan)))
-        metrics, problems = self._metrics(items)
-        return ExperimentResult(
-            prompt=self.subject.rendered.name,
-            subject=self.subject.description,
-            version=self.subject.version,
-            dataset=self.dataset.name,
-            model=self.spec.model,
-            seed=self.spec.seed,
-            items=items,
-            metrics=metrics,
-            run_id=self.info.run_id,
-            stopped=self.stopped,
-            input_tokens=sum(i.input_tokens for i in items),
-            output_tokens=sum(i.output_tokens for i in items),
-            extra={
-                "task": self.spec.task,
-                "planned": len(self.plan),
-                **({"metric_errors": problems} if problems else {}),
-                **({"pass_thresholds": thresholds} if (thresholds := self._thresholds()) else {}),
-            },
-            calls=self._calls_made or self.calls.stats(),
-        )
-
-    def _thresholds(self) -> dict[str, float]:
-        """Return the pass threshold of each NUMERIC evaluator that has one, for per-item pass statistics."""
-        found = {}
-        for ev in self.evaluators:
-            threshold = getattr(ev, "threshold", None)
-            if isinstance(threshold, int | float) and not isinstance(threshold, bool):
-                found[ev.name] = float(threshold)
-        return found
-
-    def _not_run(self, index: int) -> ItemResult:
-        item, repeat = self.plan[index]
-        reason = NOT_RUN_REASONS[self.stopped or INTERRUPTED]
-        return ItemResult(item.id, repeat, item.input, item.expected_output, output=None, error=reason)
-
-    def _metrics(self, items: Sequence[ItemResult]) -> tuple[dict[str, MetricSummary], dict[str, str]]:
-        metrics: dict[str, MetricSummary] = {}
-        problems: dict[str, str] = {}
-        for ev in self.evaluators:
-            scores = [None if i.failed else i.score(ev.name) for i in items]
-            try:
-                metrics[ev.name] = summarize(
-                    ev.name, scores, mapping=ev.mapping, threshold=ev.threshold, data_type=ev.data_type
-                )
-            except ValueError as exc:  # mixed types or an unmapped category: report it, keep the run
-                problems[ev.name] = str(exc)
-        p50, p95 = summarize_latency([None if i.failed else i.latency_s for i in items])
-        metrics.update(latency_p50=p50, latency_p95=p95)
-        metrics["error_rate"] = error_rate(sum(i.failed for i in items), len(items))
-        return metrics, problems
+        return experiment_result(self, self._calls_made or self.calls.stats())
 
 
 async def run_experiment(

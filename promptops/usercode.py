@@ -18,6 +18,7 @@ exit 130 and nothing decided, which fails a gate, never passes it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -48,6 +49,26 @@ def being_cancelled() -> bool:
     except RuntimeError:  # no running loop
         return False
     return task is not None and task.cancelling() > 0
+
+
+def retrieve_exception(task: asyncio.Task[None]) -> None:
+    """Retrieve a finished task's exception now, so it is never reported later."""
+    # A Ctrl-C raised inside an item task leaves its exception unretrieved; the "never retrieved" report
+    # then runs from the garbage collector at any later moment (once inside ast.parse: a CPython 3.11 crash).
+    if not task.cancelled():
+        task.exception()
+
+
+def ctrl_c_cancels() -> bool:
+    """Return whether a first Ctrl-C reaches this run as a cancellation, never as a KeyboardInterrupt in an item.
+
+    True off the main thread (signals are delivered to the main thread only, so any KeyboardInterrupt here was
+    raised by code) and under asyncio.run's own SIGINT handler; False under a handler of someone else's.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return True
+    handler = signal.getsignal(signal.SIGINT)
+    return isinstance(handler, functools.partial) and getattr(handler.func, "__name__", "") == "_on_sigint"
 
 
 @contextmanager
