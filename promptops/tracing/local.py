@@ -1,7 +1,7 @@
 """LocalTracer: runs, items, spans and scores in a SQLite file (default .promptops/runs.db).
 
-The schema is ours (not Langfuse's) and versioned: `schema_version` holds the number of MIGRATIONS
-applied, and opening a file applies the missing ones in one transaction. Each item is written in one
+The schema is ours (not Langfuse's) and versioned (tracing/local_store.py, with the records the readers
+return). Each item is written in one
 transaction when it finishes, so a killed run keeps every item it completed; WAL lets readers (another
 `promptops` process) look while a run writes.
 """
@@ -14,16 +14,15 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptops.errors import ExperimentError
 from promptops.model import DatasetItem
 from promptops.sensitive import secret_value_masker
 from promptops.sqlitefile import enable_wal
 from promptops.tracing.base import GENERATION, ROOT_SPAN, ItemTrace, Observation, RunInfo, Subject, new_id
+from promptops.tracing.local_store import ItemRecord, RunRecord, ScoreRecord, SpanRecord, migrate, score_value, unjson
 from promptops.usercode import describe
 
 if TYPE_CHECKING:
@@ -31,31 +30,6 @@ if TYPE_CHECKING:
     from promptops.results import ExperimentResult, ItemResult
 
 DEFAULT_PATH = ".promptops/runs.db"
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 1: the first schema
-        """CREATE TABLE runs (
-            id TEXT PRIMARY KEY, name TEXT NOT NULL, prompt TEXT NOT NULL, version INTEGER,
-            subject TEXT NOT NULL, content_hash TEXT NOT NULL, dataset TEXT NOT NULL, model TEXT NOT NULL,
-            seed INTEGER NOT NULL, task TEXT NOT NULL, planned INTEGER NOT NULL, metadata TEXT NOT NULL,
-            started_at TEXT NOT NULL, finished_at TEXT, stopped TEXT, metrics TEXT,
-            input_tokens INTEGER, output_tokens INTEGER)""",
-        """CREATE TABLE items (
-            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, item_id TEXT NOT NULL,
-            repeat INTEGER NOT NULL, position INTEGER, input TEXT NOT NULL, expected TEXT, output TEXT,
-            error TEXT, latency_s REAL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-            trace_id TEXT, PRIMARY KEY (run_id, item_id, repeat))""",
-        """CREATE TABLE spans (
-            span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, parent_id TEXT, run_id TEXT NOT NULL,
-            name TEXT NOT NULL, type TEXT NOT NULL, input TEXT, output TEXT, attributes TEXT NOT NULL,
-            level TEXT NOT NULL, status_message TEXT, started_at TEXT NOT NULL, ended_at TEXT NOT NULL)""",
-        "CREATE INDEX spans_by_trace ON spans (trace_id)",
-        """CREATE TABLE scores (
-            id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, trace_id TEXT NOT NULL, observation_id TEXT,
-            name TEXT NOT NULL, value REAL, string_value TEXT, data_type TEXT NOT NULL, comment TEXT)""",
-        "CREATE INDEX scores_by_trace ON scores (trace_id)",
-    ),
-)
 
 # The innermost open local span of the running asyncio task (each task has its own copy).
 _current_span: contextvars.ContextVar[str | None] = contextvars.ContextVar("promptops_local_span", default=None)
@@ -67,84 +41,6 @@ def _now() -> str:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _unjson(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A row of `runs`, JSON columns decoded."""
-
-    id: str
-    name: str
-    prompt: str
-    version: int | None
-    subject: str
-    content_hash: str
-    dataset: str
-    model: str
-    seed: int
-    task: str
-    planned: int
-    metadata: dict[str, Any]
-    started_at: str
-    finished_at: str | None
-    stopped: str | None
-    metrics: dict[str, Any] | None
-    input_tokens: int | None
-    output_tokens: int | None
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """A row of `items`."""
-
-    run_id: str
-    item_id: str
-    repeat: int
-    position: int | None
-    input: Any
-    expected: Any
-    output: str | None
-    error: str | None
-    latency_s: float | None
-    input_tokens: int
-    output_tokens: int
-    trace_id: str | None
-
-
-@dataclass(frozen=True)
-class SpanRecord:
-    """A row of `spans`."""
-
-    span_id: str
-    trace_id: str
-    parent_id: str | None
-    run_id: str
-    name: str
-    type: str
-    input: Any
-    output: Any
-    attributes: dict[str, Any]
-    level: str
-    status_message: str | None
-    started_at: str
-    ended_at: str
-
-
-@dataclass(frozen=True)
-class ScoreRecord:
-    """A row of `scores`; `value` is the score's own value (BOOLEAN as bool, CATEGORICAL as str)."""
-
-    run_id: str
-    trace_id: str
-    observation_id: str | None
-    name: str
-    value: float | str | bool
-    data_type: str
-    comment: str | None
 
 
 class _LocalObservation:
@@ -276,7 +172,7 @@ class LocalTracer:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self.transaction() as db:
-            _migrate(db, self.path)
+            migrate(db, self.path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -343,15 +239,13 @@ class LocalTracer:
         where, args = ("WHERE prompt = ?", [prompt]) if prompt is not None else ("", [])
         rows = self._select(f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC", args)
         return [
-            RunRecord(**{**dict(r), "metadata": _unjson(r["metadata"]), "metrics": _unjson(r["metrics"])}) for r in rows
+            RunRecord(**{**dict(r), "metadata": unjson(r["metadata"]), "metrics": unjson(r["metrics"])}) for r in rows
         ]
 
     def items(self, run_id: str) -> list[ItemRecord]:
         """Return a run's items in plan order (items of an unfinished run in the order they finished)."""
         rows = self._select("SELECT * FROM items WHERE run_id = ? ORDER BY position, rowid", [run_id])
-        return [
-            ItemRecord(**{**dict(r), "input": _unjson(r["input"]), "expected": _unjson(r["expected"])}) for r in rows
-        ]
+        return [ItemRecord(**{**dict(r), "input": unjson(r["input"]), "expected": unjson(r["expected"])}) for r in rows]
 
     def spans(self, trace_id: str) -> list[SpanRecord]:
         """Return a trace's spans, root first, then in the order they started."""
@@ -359,7 +253,7 @@ class LocalTracer:
             "SELECT * FROM spans WHERE trace_id = ? ORDER BY parent_id IS NOT NULL, started_at", [trace_id]
         )
         decoded = ("input", "output", "attributes")
-        return [SpanRecord(**{**dict(r), **{k: _unjson(r[k]) for k in decoded}}) for r in rows]
+        return [SpanRecord(**{**dict(r), **{k: unjson(r[k]) for k in decoded}}) for r in rows]
 
     def scores(self, *, run_id: str | None = None, trace_id: str | None = None) -> list[ScoreRecord]:
         """Return scores of a run or a trace, in the order they were written."""
@@ -371,33 +265,9 @@ class LocalTracer:
                 r["trace_id"],
                 r["observation_id"],
                 r["name"],
-                _score_value(r),
+                score_value(r),
                 r["data_type"],
                 r["comment"],
             )
             for r in rows
         ]
-
-
-def _score_value(row: sqlite3.Row) -> float | str | bool:
-    if row["data_type"] == "BOOLEAN":
-        return bool(row["value"])
-    return row["string_value"] if row["data_type"] == "CATEGORICAL" else float(row["value"])
-
-
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = db.execute("SELECT version FROM schema_version").fetchone()
-    current = row[0] if row else 0
-    if current > len(MIGRATIONS):
-        raise ExperimentError(
-            f"{path}: schema version {current} is newer than this promptops knows ({len(MIGRATIONS)}); "
-            "upgrade promptops"
-        )
-    for statements in MIGRATIONS[current:]:
-        for statement in statements:
-            db.execute(statement)
-    if row is None:
-        db.execute("INSERT INTO schema_version VALUES (?)", [len(MIGRATIONS)])
-    else:
-        db.execute("UPDATE schema_version SET version = ?", [len(MIGRATIONS)])
