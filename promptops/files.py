@@ -115,7 +115,9 @@ def read_text(path: Path, root: Path, *, scope: ReadScope | None = None, max_byt
 def regular_bytes(path: Path, max_bytes: int = MAX_DATASET_BYTES) -> bytes | None:
     """Return the bytes of the regular file `path` (links followed) of at most `max_bytes`, else None; never blocks."""
     try:
-        real = path.resolve(strict=True)
+        # Only a link needs resolving (open follows links in the folders above); one lstat is far cheaper than
+        # resolve()'s walk, and the caches read every file of the prompts folder on every command.
+        real = path.resolve(strict=True) if stat.S_ISLNK(os.lstat(path).st_mode) else path
     except (OSError, RuntimeError, ValueError):
         return None
     return _read_regular(real, max_bytes)[0]

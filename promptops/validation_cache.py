@@ -48,14 +48,14 @@ def package_fingerprint() -> str:
 class ValidationCache:
     """One command's view of the cache: what it read, what it computed, and one save at the end."""
 
-    def __init__(self, root: Path, config: ProjectConfig) -> None:
+    def __init__(self, root: Path, config: ProjectConfig, digests: Mapping[Path, str | None] | None = None) -> None:
         self.root = root
         self.store = SignedPickle(root / ".promptops" / "cache" / "validate.pickle", FORMAT)
         loaded = self.store.load()
         self.old: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
         self.new: dict[str, Any] = {}
         self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(config)}".encode()).hexdigest()
-        self._digests: dict[Path, str | None] = {}
+        self._digests: dict[Path, str | None] = dict(digests or {})  # read already (ProjectResult.key)
         self._changed = False  # a result was computed this run (a hit under an unchanged key is no change)
 
     def digest(self, path: Path) -> str | None:
@@ -157,6 +157,7 @@ class ProjectResult:
         self.root, self.config = root, config
         self.store = SignedPickle(root / ".promptops" / "cache" / "validate-result.pickle", f"{FORMAT}-project")
         self._key: str | None = None
+        self.digests: dict[Path, str | None] = {}  # of the regular files read for the key: ValidationCache reuses them
 
     def key(self) -> str:
         """Return the hash of every file under the prompts folder, the config and promptops itself."""
@@ -170,7 +171,8 @@ class ProjectResult:
                     digest.update(os.readlink(path).encode())
                 elif stat.S_ISREG(mode):
                     data = regular_bytes(path)  # bounded, like every read of the checkout
-                    digest.update(hashlib.sha256(data).digest() if data is not None else b"unreadable")
+                    self.digests[path] = hashlib.sha256(data).hexdigest() if data is not None else None
+                    digest.update((self.digests[path] or "unreadable").encode())
             self._key = digest.hexdigest()
         return self._key
 

@@ -31,15 +31,18 @@ class ValidationResult:
         return sum(d.severity == "warning" for d in self.diagnostics)
 
 
-def checked(settings: Settings, *, only: str | None = None) -> tuple[Project, list[Diagnostic]]:
+def checked(
+    settings: Settings, *, only: str | None = None, digests: Mapping[Path, str | None] | None = None
+) -> tuple[Project, list[Diagnostic]]:
     """Load and validate the project (through the incremental cache unless --no-cache; with `only`, just that
-    prompt and its files); the project carries the rendered prompts of the prompts that rendered cleanly."""
+    prompt and its files); the project carries the rendered prompts of the prompts that rendered cleanly.
+    `digests`: the hashes of files read already, so they are not read again."""
     from dataclasses import replace
 
     from promptops.validate import validate_and_render
     from promptops.validation_cache import ValidationCache
 
-    cache = ValidationCache(settings.root, settings.config) if settings.cache else None
+    cache = ValidationCache(settings.root, settings.config, digests) if settings.cache else None
     project = load(settings, cache)
     diagnostics, rendered = validate_and_render(project, only, cache)
     if cache is not None:
@@ -60,7 +63,7 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
     if known is not None:
         diagnostics, prompts, datasets = known
     else:
-        project, diagnostics = checked(settings)
+        project, diagnostics = checked(settings, digests=whole.digests if whole is not None else None)
         prompts, datasets = len(project.prompts), len(project.datasets)
         if whole is not None:
             whole.save(diagnostics, project.prompts, datasets)
