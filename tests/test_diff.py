@@ -264,7 +264,7 @@ def test_json_rows_describe_every_prompt(project: Project) -> None:
 
 
 @pytest.mark.parametrize("project", ["langfuse"], indirect=True)
-def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt_and_one_listing_warm(
+def test_langfuse_diff_costs_one_listing_plus_one_fetch_per_changed_prompt_and_one_listing_warm(
     project: Project, request: pytest.FixtureRequest
 ) -> None:
     double = request.getfixturevalue("langfuse_double")
@@ -276,24 +276,23 @@ def test_langfuse_diff_costs_two_listings_plus_one_fetch_per_changed_prompt_and_
         assert project.cli(*args).code == 2
         return sorted((r.method, r.path, tuple(sorted(r.query))) for r in double.requests())
 
-    cold = [
-        ("GET", "/api/public/v2/prompts", ("label", "limit", "page")),  # where production is
-        ("GET", "/api/public/v2/prompts", ("limit", "page")),  # every version's labels
-        ("GET", "/api/public/v2/prompts/capital-cities", ("resolve", "version")),  # production, for the text diff
-    ]
-    assert requests("--no-cache", "diff") == cold
-    assert requests("diff") == cold  # sync moved production since the cache was written: read again
-    assert requests("diff") == [("GET", "/api/public/v2/prompts", ("limit", "page"))]  # nothing moved since
+    listing = ("GET", "/api/public/v2/prompts", ("limit", "page"))  # every version's labels
+    fetch = ("GET", "/api/public/v2/prompts/capital-cities", ("resolve", "version"))  # production, for the text diff
+    # Each prompt has one version, which holds every label: the one listing says where production is.
+    assert requests("--no-cache", "diff") == [listing, fetch]
+    assert requests("diff") == [listing, fetch]  # --no-cache wrote no cache
+    assert requests("diff") == [listing]  # production's text is cached: a version's content never changes
     state = project.root / ".promptops" / "cache"
     assert sorted(p.name.split("-")[0] for p in state.iterdir()) == ["config.json", "langfuse", "validate.pickle"]
 
-    registry = project.open()  # production moves behind the cache's back: the listing shows it, so it is read
-    registry.set_labels("support-agent", 1, ["staging"])
-    registry.close()
-    assert requests("diff") == [
-        ("GET", "/api/public/v2/prompts", ("label", "limit", "name")),
-        ("GET", "/api/public/v2/prompts", ("limit", "page")),
-    ]
+    # A second version (an edit in the UI, say): which version holds production must be asked, once.
+    double.store.create_prompt_version("capital-cities", "Answer briefly.", labels=["staging"])
+    probe = ("GET", "/api/public/v2/prompts", ("label", "limit", "name"))
+    assert requests("diff") == [probe, listing, fetch]  # fetch: the new version (v2) that no content label names
+    double.store.create_prompt_version("support-agent", [{"role": "user", "content": "Hi"}], labels=["staging"])
+    # Every prompt has versions and nothing is cached: one listing of production beats a probe per prompt.
+    production_listing = ("GET", "/api/public/v2/prompts", ("label", "limit", "page"))
+    assert requests("--no-cache", "diff") == [production_listing, listing, fetch, fetch]  # v2, and v1's text
 
 
 @pytest.mark.parametrize("project", ["langfuse"], indirect=True)  # only Langfuse's state is cached

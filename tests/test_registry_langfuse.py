@@ -113,20 +113,30 @@ def test_one_public_key_cannot_point_at_two_hosts_or_secrets(langfuse_double: La
 # -- request economy ----------------------------------------------------------------------------
 
 
-def test_list_prompts_reads_two_listings_of_100_per_page(
+def test_list_prompts_reads_one_listing_of_100_per_page_and_production_where_a_prompt_has_versions(
     langfuse_double: LangfuseDouble, reg: LangfuseRegistry
 ) -> None:
+    def listed() -> list[tuple[str, str, str]]:
+        found = [(r.query.get("label", ["(all)"])[0], r.query["page"][0], r.query["limit"][0]) for r in
+                 langfuse_double.requests()]  # fmt: skip
+        langfuse_double.log.clear()
+        return sorted(found)
+
+    def expected(pages: dict[str, int]) -> list[tuple[str, str, str]]:
+        return sorted((label, str(n), "100") for label, last in pages.items() for n in range(1, last + 1))
+
     for n in range(250):
         langfuse_double.store.create_prompt_version(f"p{n:03}", "text", labels=["production"] if n % 2 else [])
     langfuse_double.log.clear()
     states = reg.list_prompts()
     assert len(states) == 250 and sum(s.production_version == 1 for s in states) == 125
-    listed = sorted(
-        (r.query.get("label", ["(all)"])[0], r.query["page"][0], r.query["limit"][0])
-        for r in langfuse_double.requests()
-    )
-    pages = {"(all)": 3, "production": 2}  # 250 names, 125 of them in production
-    assert listed == sorted((label, str(n), "100") for label, last in pages.items() for n in range(1, last + 1))
+    assert listed() == expected({"(all)": 3})  # one version each: it holds every label, production's too
+    for n in range(0, 250, 2):  # a second version of the 125 prompts without production
+        langfuse_double.store.create_prompt_version(f"p{n:03}", "text 2", labels=["production"] if n % 4 else [])
+    states = reg.list_prompts()
+    versions = [s.production_version for s in states]
+    assert (versions.count(1), versions.count(2), versions.count(None)) == (125, 62, 63)
+    assert listed() == expected({"(all)": 3, "production": 2})  # 125 prompts with versions: where is production?
 
 
 def test_folder_names_are_sent_as_one_encoded_path_segment(

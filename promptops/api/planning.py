@@ -1,6 +1,7 @@
 """diff and status: git against the registry, prompt by prompt, anchored on production.
 
-Cost on Langfuse: two listings (every version's labels, and production's config) tell most prompts' status;
+Cost on Langfuse: two listings (every version's labels, and production's config; the second is skipped when
+every prompt has one version, or production is cached and did not move) tell most prompts' status;
 a prompt whose content is not production's costs one fetch of the version holding it (when one does), a
 production made outside git one fetch to hash it, and a text diff one fetch of production.
 """

@@ -57,6 +57,9 @@ class LangfuseListing:
                 continue  # no version holds production
             if isinstance(entry, dict) and entry.get("key") == _key(meta):
                 production[name] = entry["meta"]
+            elif len(meta.versions) == 1:
+                # One version holds every label: the unfiltered meta is the label=production one (REFERENCE §2.1).
+                production[name] = _production_meta(meta)
             else:
                 stale.append(name)
         pages = -(-len(every) // PAGE_LIMIT)  # what the production listing would cost at most
