@@ -178,15 +178,16 @@ class ProjectResult:
 
     def load(self) -> tuple[list[Diagnostic], int, int] | None:
         """Return (diagnostics, prompts, datasets) when nothing changed since they were saved, else None."""
-        from promptops.validate import module_problems
-
         if not self.usable():
             return None
         saved = self.store.load()
         if not isinstance(saved, dict) or saved.get("key") != self.key():
             return None
-        if any(module_problems(target, self.root) != problems for target, problems in saved["modules"].items()):
-            return None
+        if saved["modules"]:  # imported only then: validate.py brings Jinja, a tenth of a warm run
+            from promptops.validate import module_problems
+
+            if any(module_problems(target, self.root) != problems for target, problems in saved["modules"].items()):
+                return None
         return list(saved["diagnostics"]), saved["prompts"], saved["datasets"]
 
     def usable(self) -> bool:
