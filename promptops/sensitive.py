@@ -136,27 +136,44 @@ def redact_secrets(text: str) -> str:
     return redact_secret_values(text)
 
 
+def redactor(extra_patterns: Iterable[str] = ()) -> Callable[[str], str]:
+    """Return `redact` with the environment's secret values read once: for masking many strings at a time."""
+    mask_values, extras = secret_value_masker(), tuple(extra_patterns)
+
+    def redact_text(text: str) -> str:
+        for kind, pattern in SECRET_PATTERNS.items():
+            text = pattern.sub(f"[REDACTED {kind}]", text)
+        text = mask_values(text)
+        for kind, pattern in PERSONAL_PATTERNS.items():
+            if kind == "card":
+                text = pattern.sub(lambda m: "[REDACTED card]" if _luhn(m.group(0)) else m.group(0), text)
+            else:
+                text = pattern.sub(f"[REDACTED {kind}]", text)
+        for extra in extras:
+            text = re.sub(extra, "[REDACTED]", text)
+        return text
+
+    return redact_text
+
+
 def redact(text: str, extra_patterns: Iterable[str] = ()) -> str:
     """Return `text` with credentials, personal data and the given extra patterns masked."""
-    text = redact_secrets(text)
-    for kind, pattern in PERSONAL_PATTERNS.items():
-        if kind == "card":
-            text = pattern.sub(lambda m: "[REDACTED card]" if _luhn(m.group(0)) else m.group(0), text)
-        else:
-            text = pattern.sub(f"[REDACTED {kind}]", text)
-    for extra in extra_patterns:
-        text = re.sub(extra, "[REDACTED]", text)
-    return text
+    return redactor(extra_patterns)(text)
 
 
 def redact_value(value: Any, extra_patterns: Iterable[str] = ()) -> Any:
     """Return a JSON-like value with every string in it redacted (keys and numbers are kept)."""
+    return redact_value_with(value, redactor(extra_patterns))
+
+
+def redact_value_with(value: Any, redact_text: Callable[[str], str]) -> Any:
+    """Return a JSON-like value with every string in it passed through `redact_text` (a `redactor`)."""
     if isinstance(value, str):
-        return redact(value, extra_patterns)
+        return redact_text(value)
     if isinstance(value, Mapping):
-        return {k: redact_value(v, extra_patterns) for k, v in value.items()}
+        return {k: redact_value_with(v, redact_text) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact_value(v, extra_patterns) for v in value]
+        return [redact_value_with(v, redact_text) for v in value]
     return value
 
 

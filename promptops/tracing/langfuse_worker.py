@@ -1,0 +1,232 @@
+"""The tracing worker seen from the run: a child process fed item records over a pipe, and its flush.
+
+The child (tracing/langfuse_replay.py) gets the client's settings as its first message on stdin, never in
+argv or the environment; it runs in a session of its own, so a Ctrl-C reaches only the run, which then
+flushes or closes as usual. A sender thread pickles and writes batches, so the loop only puts records on a
+queue (bounded: a worker that falls far behind slows the run instead of filling memory). If the child dies,
+the run goes on; flush reports how many items' traces were lost, as a warning, and never hangs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import queue
+import select
+import struct
+import subprocess
+import sys
+import threading
+import weakref
+from pathlib import Path
+from typing import IO, Any
+
+from langfuse import Langfuse
+
+logger = logging.getLogger("promptops.tracing")
+OUTBOX_MESSAGES = 10_000  # item records waiting for the sender thread; more blocks the run until it catches up
+BATCH_MESSAGES = 256
+_HEADER = struct.Struct(">I")
+_NOT_TRANSFERABLE = ("mask_otel_spans", "should_export_span", "span_exporter", "_custom_httpx_client", "skills")
+
+
+def write_frame(stream: IO[bytes], message: Any) -> None:
+    """Write one length-prefixed pickle."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: IO[bytes]) -> Any:
+    """Read one length-prefixed pickle; None at end of stream."""
+    header = _read_exact(stream, _HEADER.size)
+    if header is None:
+        return None
+    payload = _read_exact(stream, _HEADER.unpack(header)[0])
+    return None if payload is None else pickle.loads(payload)
+
+
+def worker_settings(client: Langfuse) -> dict[str, Any] | None:
+    """Return the client's settings for the worker's own client; None when they cannot leave this process."""
+    resources = getattr(client, "_resources", None)
+    if resources is None or not getattr(client, "_tracing_enabled", False):
+        return None  # a disabled client records nothing: nothing to take off the loop
+    if any(getattr(resources, name, None) is not None for name in _NOT_TRANSFERABLE) or resources.id_generator:
+        return None  # callables and objects of this process: the in-process client keeps them exact
+    names = (
+        "public_key", "secret_key", "base_url", "timeout", "environment", "release", "flush_at", "flush_interval",
+        "sample_rate", "media_upload_thread_count", "additional_headers", "otel_compression",
+    )  # fmt: skip
+    return {name: getattr(resources, name, None) for name in names}
+
+
+def start_worker(client: Langfuse) -> TracingWorker | None:
+    """Start a worker replaying through a client with `client`'s settings; None to stay in this process."""
+    settings = worker_settings(client)
+    return TracingWorker(settings, client._mask) if settings is not None else None
+
+
+class _Channel:
+    """The child process, the queue to it, and what was handed over: shared with the sender thread."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        import promptops
+
+        env = dict(os.environ)
+        root = str(Path(promptops.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "promptops.tracing.langfuse_replay"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0, start_new_session=True,
+        )  # fmt: skip
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
+        self.outbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue(OUTBOX_MESSAGES)
+        self.handed = 0  # items given to the sender since the last flush the child confirmed
+        self.dead = False
+        self.stopped = False
+        try:
+            write_frame(self.stdin, settings)  # the secret key goes through the pipe only
+        except OSError:
+            self.dead = True
+        self.sender = threading.Thread(target=self._send, name="promptops-trace-sender", daemon=True)
+        self.sender.start()
+
+    def _send(self) -> None:
+        while True:
+            batch: list[tuple[Any, ...] | None] = [self.outbox.get()]
+            while len(batch) < BATCH_MESSAGES:
+                try:
+                    batch.append(self.outbox.get_nowait())
+                except queue.Empty:
+                    break
+            messages = [m for m in batch if m is not None]
+            if messages and not self.dead:
+                try:
+                    write_frame(self.stdin, messages)
+                except OSError:  # the child is gone: what it had not replayed is lost
+                    self.dead = True
+            if None in batch:
+                break
+        try:
+            self.stdin.close()
+        except OSError:
+            pass  # already broken: the child is gone
+        self.process.wait()
+
+    def stop(self, wait: bool) -> None:
+        """Let the child deliver what it has and exit; `wait` for it (at interpreter exit)."""
+        if not self.stopped:
+            self.stopped = True
+            self.outbox.put(None)
+        if wait:
+            self.sender.join()
+
+
+class TracingWorker:
+    """Hands item records to the child; masks values as the client's mask would, before they leave."""
+
+    def __init__(self, settings: dict[str, Any], mask: Any) -> None:
+        self._client_mask = mask
+        self._channel = _Channel(settings)
+        self._flushes = 0
+        self._failures = 0  # items the child could not replay, as it last reported
+        self._lock = threading.Lock()
+        # Dropped with its tracer (tests make many): the child then finishes and exits on its own.
+        weakref.finalize(self, self._channel.stop, False)
+        atexit.register(self._channel.stop, True)
+
+    def mask(self, value: Any, field: str) -> Any:
+        """Apply the client's mask as the SDK does: None untouched, a failing mask replaces the value."""
+        if value is None or self._client_mask is None:
+            return value
+        try:
+            return self._client_mask(data=value)
+        except Exception as exc:  # the SDK's own behaviour, so a broken mask never leaks the raw value
+            from langfuse._client.constants import MASK_FALLBACK_VALUE
+
+            logger.error("Masking error: the mask function raised %s; using fallback masking", type(exc).__name__)
+            if field == "metadata" and isinstance(value, dict) and value:
+                return {key: MASK_FALLBACK_VALUE for key in value}
+            return MASK_FALLBACK_VALUE
+
+    def mask_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Mask the output and metadata of SDK `update(...)` arguments."""
+        for field in ("output", "metadata"):
+            if fields.get(field) is not None:
+                fields[field] = self.mask(fields[field], field)
+        return fields
+
+    def send_item(self, record: tuple[Any, ...]) -> None:
+        """Hand one item's record to the child (blocks only when the child is far behind)."""
+        channel = self._channel
+        channel.handed += 1
+        if not channel.dead and not channel.stopped:
+            channel.outbox.put(("item", record))
+
+    def run_scores(self, run_id: str, scores: list[tuple[str, float]]) -> None:
+        """Hand the run-level scores to the child, after the run's items."""
+        if not self._channel.dead and not self._channel.stopped:
+            self._channel.outbox.put(("run_scores", run_id, scores))
+
+    def flush(self) -> None:
+        """Return once the child has replayed and delivered everything handed to it, or has died (a warning)."""
+        with self._lock:
+            channel = self._channel
+            if not channel.dead and not channel.stopped:
+                self._flushes += 1
+                handed = channel.handed
+                channel.outbox.put(("flush", self._flushes))
+                reply = self._reply(self._flushes)
+                if reply is not None:
+                    channel.handed -= handed
+                    self._report_failures(reply[2])
+                    return
+                channel.dead = True
+            self._report_lost()
+
+    def _reply(self, number: int) -> tuple[Any, ...] | None:
+        channel = self._channel
+        while True:
+            readable, _, _ = select.select([channel.stdout], [], [], 1.0)
+            if readable:
+                reply = read_frame(channel.stdout)
+                if reply is None:
+                    return None
+                if reply[0] == "flushed" and reply[1] == number:
+                    return tuple(reply)
+            elif channel.process.poll() is not None:
+                return None
+
+    def _report_failures(self, failures: int) -> None:
+        if failures > self._failures:
+            logger.warning("Langfuse tracing: %d items' traces could not be replayed", failures - self._failures)
+            self._failures = failures
+
+    def _report_lost(self) -> None:
+        channel = self._channel
+        if channel.handed:
+            code = channel.process.poll()
+            logger.warning(
+                "Langfuse tracing worker stopped (exit code %s): the traces of up to %d items were not delivered",
+                code, channel.handed,
+            )  # fmt: skip
+            channel.handed = 0
+
+    def close(self) -> None:
+        """Deliver everything, then let the child exit."""
+        self.flush()
+        self._channel.stop(True)
