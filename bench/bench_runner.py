@@ -75,6 +75,7 @@ def tracers(kind: str) -> Iterator[Tracer]:
         with LangfuseDouble() as double:
             tracer = langfuse_tracer(double.public_key, double.secret_key, double.base_url)
             yield tracer
+            tracer.close()
             tracer.client.shutdown()
             assert not double.violations, double.violations
     else:
@@ -85,6 +86,7 @@ def tracers(kind: str) -> Iterator[Tracer]:
             keys = json.loads(child.stdout.readline())
             tracer = langfuse_tracer(keys["public_key"], keys["secret_key"], keys["base_url"])
             yield tracer
+            tracer.close()
             tracer.client.shutdown()
             child.stdin.close()
 

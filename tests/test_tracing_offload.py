@@ -96,12 +96,31 @@ def test_the_worker_sends_what_the_in_process_client_sends(
     )
 
 
+def failing_mask(*, data: Any, **_: Any) -> Any:
+    """A mask that breaks: the SDK then sends its fallback text instead of the value."""
+    raise RuntimeError("mask broke")
+
+
+def test_a_failing_mask_gets_the_sdks_fallback_on_the_loop_too(langfuse_double: LangfuseDouble) -> None:
+    client = langfuse_double.client(mask=failing_mask)
+    rag(LangfuseTracer(client, offload=False), "0000000000000001")
+    rag(LangfuseTracer(client), "0000000000000002")
+    expected, replayed = traces(langfuse_double, "0000000000000001"), traces(langfuse_double, "0000000000000002")
+    assert replayed == {item: [replace_run(span) for span in trace] for item, trace in expected.items()}
+    root = next(
+        s
+        for s in langfuse_double.spans(name="experiment-item")
+        if s.attributes["langfuse.experiment.id"] == "0000000000000002"
+    )
+    assert root.attributes["langfuse.observation.input"] == "<fully masked due to failed mask function>"
+
+
 def replace_run(value: Any) -> Any:
     """Return `value` with the first run's id and name turned into the second's."""
     if isinstance(value, dict):
         return {k: replace_run(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [replace_run(v) for v in value]
+    if isinstance(value, list | tuple):
+        return type(value)(replace_run(v) for v in value)
     if isinstance(value, str):
         return value.replace("0000000000000001", "0000000000000002")
     return value

@@ -52,6 +52,7 @@ def make_mask(redact_patterns: Sequence[str] = ()) -> Mask:
     def mask(*, data: Any, **_: Any) -> Any:
         return redact_value(data, patterns)  # the environment's secret values read once per call
 
+    mask.redact_patterns = patterns  # type: ignore[attr-defined]  # lets the loop read them once per item
     return mask
 
 
@@ -170,11 +171,11 @@ class LangfuseTracer:
             with in_process_item(self, parts) as trace:
                 yield trace
             return
-        from promptops.tracing.langfuse_offload import offloaded_item
+        from promptops.tracing.langfuse_offload import ItemMask, offloaded_item
 
-        worker = self._worker
-        parts = self._item_parts(run, item, repeat, worker.mask(dict(item.input), "input"))
-        with offloaded_item(self, worker, parts) as recorded:
+        mask = ItemMask(self.client._mask)  # the client's mask, applied here: nothing unmasked leaves
+        parts = self._item_parts(run, item, repeat, mask(dict(item.input), "input"))
+        with offloaded_item(self, self._worker, parts, mask) as recorded:
             yield recorded
 
     def finish_run(self, run: RunInfo, result: ExperimentResult) -> None:

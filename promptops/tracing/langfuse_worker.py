@@ -76,7 +76,7 @@ def worker_settings(client: Langfuse) -> dict[str, Any] | None:
 def start_worker(client: Langfuse) -> TracingWorker | None:
     """Start a worker replaying through a client with `client`'s settings; None to stay in this process."""
     settings = worker_settings(client)
-    return TracingWorker(settings, client._mask) if settings is not None else None
+    return TracingWorker(settings) if settings is not None else None
 
 
 class _Channel:
@@ -98,6 +98,7 @@ class _Channel:
         self.handed = 0  # items given to the sender since the last flush the child confirmed
         self.dead = False
         self.stopped = False
+        self.handed_over = threading.Event()
         try:
             write_frame(self.stdin, settings)  # the secret key goes through the pipe only
         except OSError:
@@ -122,53 +123,33 @@ class _Channel:
             if None in batch:
                 break
         try:
-            self.stdin.close()
+            self.stdin.close()  # the child delivers what it has, then exits
         except OSError:
             pass  # already broken: the child is gone
-        self.process.wait()
+        self.handed_over.set()
+        self.process.wait()  # reaped here; at interpreter exit this daemon thread is simply dropped
 
     def stop(self, wait: bool) -> None:
-        """Let the child deliver what it has and exit; `wait` for it (at interpreter exit)."""
+        """Tell the child to deliver what it has and exit; `wait` until everything queued was written to it."""
         if not self.stopped:
             self.stopped = True
             self.outbox.put(None)
         if wait:
-            self.sender.join()
+            self.handed_over.wait()
 
 
 class TracingWorker:
-    """Hands item records to the child; masks values as the client's mask would, before they leave."""
+    """Hands item records to the child and waits for its flushes."""
 
-    def __init__(self, settings: dict[str, Any], mask: Any) -> None:
-        self._client_mask = mask
+    def __init__(self, settings: dict[str, Any]) -> None:
         self._channel = _Channel(settings)
         self._flushes = 0
         self._failures = 0  # items the child could not replay, as it last reported
         self._lock = threading.Lock()
-        # Dropped with its tracer (tests make many): the child then finishes and exits on its own.
+        # Dropped with its tracer (tests make many): the child then finishes and exits on its own. At
+        # interpreter exit, what is still queued is written to it first, as the SDK delivers at exit.
         weakref.finalize(self, self._channel.stop, False)
         atexit.register(self._channel.stop, True)
-
-    def mask(self, value: Any, field: str) -> Any:
-        """Apply the client's mask as the SDK does: None untouched, a failing mask replaces the value."""
-        if value is None or self._client_mask is None:
-            return value
-        try:
-            return self._client_mask(data=value)
-        except Exception as exc:  # the SDK's own behaviour, so a broken mask never leaks the raw value
-            from langfuse._client.constants import MASK_FALLBACK_VALUE
-
-            logger.error("Masking error: the mask function raised %s; using fallback masking", type(exc).__name__)
-            if field == "metadata" and isinstance(value, dict) and value:
-                return {key: MASK_FALLBACK_VALUE for key in value}
-            return MASK_FALLBACK_VALUE
-
-    def mask_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Mask the output and metadata of SDK `update(...)` arguments."""
-        for field in ("output", "metadata"):
-            if fields.get(field) is not None:
-                fields[field] = self.mask(fields[field], field)
-        return fields
 
     def send_item(self, record: tuple[Any, ...]) -> None:
         """Hand one item's record to the child (blocks only when the child is far behind)."""
@@ -227,6 +208,6 @@ class TracingWorker:
             channel.handed = 0
 
     def close(self) -> None:
-        """Deliver everything, then let the child exit."""
+        """Deliver everything, then let the child exit (without waiting for its SDK threads to wind down)."""
         self.flush()
-        self._channel.stop(True)
+        self._channel.stop(False)
