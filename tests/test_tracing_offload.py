@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -179,3 +180,42 @@ def test_a_dead_worker_costs_its_traces_with_a_warning_not_the_run(
     ]
     tracer.flush()  # nothing more to report, and no hang
     assert len(caplog.records) == 1
+
+
+def test_the_worker_is_out_of_reach_of_ctrl_c_and_exits_with_its_tracer(langfuse_double: LangfuseDouble) -> None:
+    tracer = LangfuseTracer(langfuse_double.client())
+    assert tracer._worker is not None
+    process = tracer._worker._channel.process
+    assert os.getsid(process.pid) != os.getsid(0)  # a terminal's Ctrl-C goes to the run's process group only
+    rag(tracer, "0000000000000005")
+    del tracer
+    gc.collect()
+    assert process.wait(timeout=30) == 0
+    assert len(langfuse_double.spans(name="experiment-item")) == 2
+
+
+class Unpicklable:
+    """An output object that refuses pickling (a lock inside, say), as user code may hand a span."""
+
+    def __init__(self) -> None:
+        self.answer = "42"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("cannot pickle")
+
+
+def test_an_output_that_does_not_pickle_arrives_as_the_sdk_serialises_it(langfuse_double: LangfuseDouble) -> None:
+    client = langfuse_double.client()
+    outputs = []
+    for offload in (False, True):
+        tracer = LangfuseTracer(client, offload=offload)
+        rendered = RenderedPrompt("p", "text", "Hi", {}, (), (), "sha256:p", "p.yaml")
+        subject = Subject(rendered, None, "working tree")
+        info = RunInfo(f"00000000000000b{offload:d}", "run", subject, "d", "m", 1, "generate", 1, "now")
+        with tracer.item(info, DatasetItem("a", {"x": "y"}, None), 0) as trace:
+            with trace.span("odd") as span:
+                span.update(output=Unpicklable())
+        tracer.flush()
+        (odd,) = langfuse_double.spans(trace.trace_id, name="odd")
+        outputs.append(odd.attributes["langfuse.observation.output"])
+    assert outputs[1] == outputs[0] == '{"answer": "42"}'

@@ -10,6 +10,8 @@ the run goes on; flush reports how many items' traces were lost, as a warning, a
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import json
 import logging
 import os
 import pickle
@@ -34,9 +36,43 @@ _NOT_TRANSFERABLE = ("mask_otel_spans", "should_export_span", "span_exporter", "
 
 def write_frame(stream: IO[bytes], message: Any) -> None:
     """Write one length-prefixed pickle."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    write_payload(stream, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def write_payload(stream: IO[bytes], payload: bytes) -> None:
+    """Write one already pickled message, length-prefixed."""
     stream.write(_HEADER.pack(len(payload)) + payload)
     stream.flush()
+
+
+def _plain(value: Any) -> Any:
+    """Return `value` as the JSON values the SDK would serialise it to (for objects that do not pickle)."""
+    from langfuse._utils.serializer import EventSerializer
+
+    return json.loads(json.dumps(value, cls=EventSerializer))
+
+
+def _picklable(message: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Return the message, its values made plain if some object in it does not pickle; None if still not."""
+    try:
+        pickle.dumps(message)
+        return message
+    except Exception:  # any user object can refuse pickling in its own way
+        if message[0] != "item":
+            return None
+    trace_id, root_id, parts, start, end, events = message[1]
+    plain_events = [
+        (*e[:5], {k: _plain(v) for k, v in e[5].items()}, *e[6:]) if e[0] == "open"
+        else (*e[:2], {k: _plain(v) for k, v in e[2].items()}) if e[0] == "update"
+        else e
+        for e in events
+    ]  # fmt: skip
+    record = (trace_id, root_id, dataclasses.replace(parts, input=_plain(parts.input)), start, end, plain_events)
+    try:
+        pickle.dumps(record)
+    except Exception:  # EventSerializer should make anything plain; if not, this item's trace is lost
+        return None
+    return ("item", record)
 
 
 def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
@@ -96,6 +132,7 @@ class _Channel:
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.outbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue(OUTBOX_MESSAGES)
         self.handed = 0  # items given to the sender since the last flush the child confirmed
+        self.unsent = 0  # items whose record could not be pickled at all
         self.dead = False
         self.stopped = False
         self.handed_over = threading.Event()
@@ -117,7 +154,7 @@ class _Channel:
             messages = [m for m in batch if m is not None]
             if messages and not self.dead:
                 try:
-                    write_frame(self.stdin, messages)
+                    write_payload(self.stdin, self._encode(messages))
                 except OSError:  # the child is gone: what it had not replayed is lost
                     self.dead = True
             if None in batch:
@@ -128,6 +165,14 @@ class _Channel:
             pass  # already broken: the child is gone
         self.handed_over.set()
         self.process.wait()  # reaped here; at interpreter exit this daemon thread is simply dropped
+
+    def _encode(self, messages: list[tuple[Any, ...]]) -> bytes:
+        try:
+            return pickle.dumps(messages, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an output object that does not pickle: that message alone is made plain
+            kept = [m for m in map(_picklable, messages) if m is not None]
+            self.unsent += len(messages) - len(kept)
+            return pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
 
     def stop(self, wait: bool) -> None:
         """Tell the child to deliver what it has and exit; `wait` until everything queued was written to it."""
@@ -174,7 +219,7 @@ class TracingWorker:
                 reply = self._reply(self._flushes)
                 if reply is not None:
                     channel.handed -= handed
-                    self._report_failures(reply[2])
+                    self._report_failures(reply[2] + channel.unsent)
                     return
                 channel.dead = True
             self._report_lost()
