@@ -151,12 +151,13 @@ class LangfuseTracer:
             "user_id": str(user) if user is not None else None,
             "session_id": str(session) if session is not None else None,
         }
-        redacted = self.redact({key: value for key, value in item_values.items() if value is not None})
+        values = {key: value for key, value in item_values.items() if value is not None}
+        redacted = self.redact({**values, "expected": item.expected_output})  # one call: one read of the secrets
+        expected = serialize(redacted.pop("expected"))
         experiment = {**run_experiment, **{k: v for k, v in redacted.items() if k.startswith(EXPERIMENT)}}
         metadata = {**run_propagated["metadata"], "item": experiment[EXPERIMENT + "item.id"], "repeat": str(repeat)}
         propagated = {**run_propagated, "metadata": metadata}
         propagated.update((k, v) for k, v in redacted.items() if not k.startswith(EXPERIMENT))
-        expected = serialize(self.redact(item.expected_output))
         return ItemParts(experiment, propagated, item_input, expected)
 
     @contextmanager

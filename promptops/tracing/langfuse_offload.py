@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from promptops.tracing.langfuse import LangfuseTracer
     from promptops.tracing.langfuse_worker import TracingWorker
 
+logger = logging.getLogger("promptops.tracing")
+# The open observation of the running item (each item runs in an asyncio task of its own, so its own context).
+_current: ContextVar[str | None] = ContextVar("promptops_langfuse_observation", default=None)
 
 
 def _new_id(bits: int) -> str:
@@ -41,11 +44,6 @@ def _new_id(bits: int) -> str:
     while not (value := random.getrandbits(bits)):
         pass
     return f"{value:0{bits // 4}x}"
-
-
-logger = logging.getLogger("promptops.tracing")
-# The open observation of the running item (each item runs in an asyncio task of its own, so its own context).
-_current: ContextVar[str | None] = ContextVar("promptops_langfuse_observation", default=None)
 
 
 class ItemMask:
@@ -63,9 +61,9 @@ class ItemMask:
     def __call__(self, value: Any, field: str) -> Any:
         if value is None or self._client_mask is None:
             return value
-        if self._redact_text is not None:
-            return redact_value_with(value, self._redact_text)
         try:
+            if self._redact_text is not None:
+                return redact_value_with(value, self._redact_text)
             return self._client_mask(data=value)
         except Exception as exc:  # the SDK's own fallback, so a broken mask never leaks the raw value
             from langfuse._client.constants import MASK_FALLBACK_VALUE
