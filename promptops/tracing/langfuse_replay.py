@@ -12,6 +12,7 @@ redacted message, so OpenTelemetry records it as it did in process (its stack tr
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -180,8 +181,6 @@ def _serve(stdin: Any, stdout: Any, replayer: Replayer, log: Callable[[str], Non
 
 def main() -> None:
     """Read the settings, then replay batches until stdin closes; deliver everything before exiting."""
-    import os
-
     import opentelemetry.sdk.trace as otel_sdk_trace
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run decides what Ctrl-C means; we deliver what we got
@@ -197,9 +196,13 @@ def main() -> None:
         return
     clock, ids = ReplayClock(), RecordedIds()
     otel_sdk_trace.time_ns = clock  # type: ignore[attr-defined]  # see the module docstring
-    client = _client(settings, ids)
-    _serve(stdin, stdout, Replayer(client, ids, clock), log)
-    client.shutdown()
+    try:
+        client = _client(settings, ids)
+        _serve(stdin, stdout, Replayer(client, ids, clock), log)
+        client.shutdown()
+    except Exception as exc:  # the run reports the lost traces; a traceback here would only add noise
+        log(f"promptops tracing worker stopped: {type(exc).__name__}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
