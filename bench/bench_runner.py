@@ -96,7 +96,7 @@ def tracers(kind: str, flush_at: int | None = None) -> Iterator[Tracer]:
 
 
 def langfuse_tracer(public_key: str, secret_key: str, base_url: str, flush_at: int | None) -> LangfuseTracer:
-    """Return a LangfuseTracer on a client with the SDK's default batching (512 spans / 5 s) and masking on."""
+    """Return a LangfuseTracer on a client with masking on and the SDK's batching (512 spans / 5 s, or `flush_at`)."""
     from langfuse import Langfuse
 
     from promptops.tracing.langfuse import LangfuseTracer, make_mask

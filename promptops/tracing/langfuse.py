@@ -106,10 +106,6 @@ class LangfuseTracer:
         """Return the value with sensitive strings masked."""
         return self._mask(data=value)
 
-    def redact_data(self, *, data: Any) -> Any:
-        """Return `data` masked (the SDK mask's signature)."""
-        return self._mask(data=data)
-
     def prompt(self, subject: Subject) -> PromptClient | None:
         """Return the (cached) prompt client a generation links to."""
         key = (subject.rendered.name, subject.version or 0, subject.rendered.content_hash)
