@@ -40,8 +40,10 @@ def write_frame(stream: IO[bytes], message: Any) -> None:
 
 
 def write_payload(stream: IO[bytes], payload: bytes) -> None:
-    """Write one already pickled message, length-prefixed."""
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    """Write one already pickled message, length-prefixed (all of it: a signal can cut a pipe write short)."""
+    data = memoryview(_HEADER.pack(len(payload)) + payload)
+    while data:
+        data = data[stream.write(data) or 0 :]
     stream.flush()
 
 
