@@ -67,6 +67,14 @@ def _is_factory(target: object) -> bool:
     return all(p.default is not p.empty and p.kind is not p.VAR_KEYWORD and p.name not in ARGUMENTS for p in params)
 
 
+def is_langchain_task(kind: str) -> bool:
+    """Tell whether the task `kind` is a LangChain Runnable (or a builder of one), without building it."""
+    if ":" not in kind:
+        return False
+    target = _lookup(kind)
+    return is_runnable(target) or (_is_factory(target) and sys.modules.get("langchain_core") is not None)
+
+
 def runnable_task(kind: str) -> Task | None:
     """Return the task running the Runnable `kind` names or builds; None when `kind` is another custom task."""
     target = _lookup(kind)
