@@ -165,6 +165,19 @@ def test_the_secret_key_is_not_in_the_workers_command_line(langfuse_double: Lang
     assert langfuse_double.secret_key.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
+def test_a_command_that_traced_nothing_does_not_wait_for_the_worker(langfuse_double: LangfuseDouble) -> None:
+    # A sync with everything in sync builds a tracer and flushes it: that must not wait for the child to start.
+    tracer = LangfuseTracer(langfuse_double.client())
+    assert tracer._worker is not None
+    tracer.flush()
+    assert tracer._worker._flushes == 0  # no flush was asked of the child
+    rag(tracer, "0000000000000005")
+    assert tracer._worker._flushes == 1  # the run's own flush: the items were delivered
+    assert any(s.attributes.get("langfuse.experiment.id") == "0000000000000005" for s in langfuse_double.spans())
+    tracer.flush()
+    assert tracer._worker._flushes == 1  # nothing new since
+
+
 def test_a_dead_worker_costs_its_traces_with_a_warning_not_the_run(
     langfuse_double: LangfuseDouble, caplog: pytest.LogCaptureFixture
 ) -> None:

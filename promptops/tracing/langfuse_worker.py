@@ -192,6 +192,7 @@ class TracingWorker:
         self._channel = _Channel(settings)
         self._flushes = 0
         self._failures = 0  # items the child could not replay, as it last reported
+        self._pending = False  # handed something since the last flush (a command that ran nothing never waits)
         self._lock = threading.Lock()
         # Dropped with its tracer (tests make many): the child then finishes and exits on its own. At
         # interpreter exit, what is still queued is written to it first, as the SDK delivers at exit.
@@ -202,17 +203,22 @@ class TracingWorker:
         """Hand one item's record to the child (blocks only when the child is far behind)."""
         channel = self._channel
         channel.handed += 1
+        self._pending = True
         if not channel.dead and not channel.stopped:
             channel.outbox.put(("item", record))
 
     def run_scores(self, run_id: str, scores: list[tuple[str, float]]) -> None:
         """Hand the run-level scores to the child, after the run's items."""
+        self._pending = True
         if not self._channel.dead and not self._channel.stopped:
             self._channel.outbox.put(("run_scores", run_id, scores))
 
     def flush(self) -> None:
         """Return once the child has replayed and delivered everything handed to it, or has died (a warning)."""
         with self._lock:
+            if not self._pending:
+                return  # nothing handed since the last flush: no need to wait for the child (nor its start-up)
+            self._pending = False
             channel = self._channel
             if not channel.dead and not channel.stopped:
                 self._flushes += 1
