@@ -118,6 +118,11 @@ class OpenAIDouble:
         with self._lock:
             self._faults.extend(Fault(0) for _ in range(count))
 
+    def faults_left(self) -> int:
+        """Return how many scripted faults no request has taken yet."""
+        with self._lock:
+            return len(self._faults)
+
     # --- serving -----------------------------------------------------------------------------------
 
     def handle(self, path: str, authorization: str | None, raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
