@@ -5,7 +5,9 @@ change it: the file's bytes and its sibling template's, the project config, and 
 and the size and mtime of its own source files, so an edited promptops never reads an old result). The partials
 a prompt includes are recorded with their hashes and checked on every read. Dataset files and the secret scan
 are cached by their bytes the same way. Cross-file checks (duplicate names, datasets an experiment names,
-dataset coverage) are cheap and always run. The file is this machine's signed cache (cachefile.SignedPickle):
+dataset coverage) are cheap and always run. To know that no file changed, ProjectResult hashes every file,
+except one whose stat (size, times, inode) is as recorded and that was already old when it was hashed (git's
+rule against racy entries). The file is this machine's signed cache (cachefile.SignedPickle):
 one a PR commits, or a corrupt one, is ignored and rebuilt, and is never unpickled.
 """
 
@@ -16,6 +18,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 import typing
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -29,6 +32,7 @@ from promptops.model import DatasetSpec, Diagnostic, ProjectConfig, PromptSpec, 
 
 T = TypeVar("T")
 FORMAT = "validate-2"
+RACY_NS = 2_000_000_000  # a file changed this close to being hashed is hashed again next time
 LoadResult = tuple[PromptSpec | None, list[Diagnostic]]
 CheckResult = tuple[list[Diagnostic], RenderedPrompt | None]
 
@@ -157,22 +161,46 @@ class ProjectResult:
         self.root, self.config = root, config
         self.store = SignedPickle(root / ".promptops" / "cache" / "validate-result.pickle", f"{FORMAT}-project")
         self._key: str | None = None
+        self._saved: dict[str, Any] | None = None
+        self._files: dict[str, tuple[tuple[int, ...], str, bool]] = {}  # rel -> (stat, sha256, trusted), for save
         self.digests: dict[Path, str | None] = {}  # of the regular files read for the key: ValidationCache reuses them
 
+    def _previous(self) -> dict[str, Any]:
+        if self._saved is None:
+            loaded = self.store.load()
+            self._saved = loaded if isinstance(loaded, dict) else {}
+        return self._saved
+
     def key(self) -> str:
-        """Return the hash of every file under the prompts folder, the config and promptops itself."""
+        """Return the hash of every file under the prompts folder, the config and promptops itself.
+
+        A file's hash is read again unless its size, times, inode and device are those recorded when it was last
+        hashed and it was already old then (git's rule against "racy" entries: a file written within the clock's
+        granularity of being recorded may change again without its stat changing).
+        """
         if self._key is None:
+            known = self._previous().get("files", {})
+            now = time.time_ns()
             prompts = self.root / self.config.prompts_dir
             digest = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(self.config)}".encode())
             for path in _tree(prompts):
-                rel, mode = path.relative_to(prompts).as_posix(), path.lstat().st_mode
-                digest.update(f"\0{rel}\0{mode}\0".encode())  # a link, a FIFO, an unreadable file all count
-                if stat.S_ISLNK(mode):
+                rel, info = path.relative_to(prompts).as_posix(), path.lstat()
+                digest.update(f"\0{rel}\0{info.st_mode}\0".encode())  # a link, a FIFO, an unreadable file all count
+                if stat.S_ISLNK(info.st_mode):
                     digest.update(os.readlink(path).encode())
-                elif stat.S_ISREG(mode):
-                    data = regular_bytes(path)  # bounded, like every read of the checkout
-                    self.digests[path] = hashlib.sha256(data).hexdigest() if data is not None else None
-                    digest.update((self.digests[path] or "unreadable").encode())
+                elif stat.S_ISREG(info.st_mode):
+                    signature = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+                    old = known.get(rel)
+                    if isinstance(old, tuple) and old[0] == signature and old[2]:
+                        sha: str | None = old[1]
+                    else:
+                        data = regular_bytes(path)  # bounded, like every read of the checkout
+                        sha = hashlib.sha256(data).hexdigest() if data is not None else None
+                    if sha is not None:
+                        trusted = max(info.st_mtime_ns, info.st_ctime_ns) < now - RACY_NS
+                        self._files[rel] = (signature, sha, trusted)
+                    self.digests[path] = sha
+                    digest.update((sha or "unreadable").encode())
             self._key = digest.hexdigest()
         return self._key
 
@@ -180,8 +208,8 @@ class ProjectResult:
         """Return (diagnostics, prompts, datasets) when nothing changed since they were saved, else None."""
         if not self.usable():
             return None
-        saved = self.store.load()
-        if not isinstance(saved, dict) or saved.get("key") != self.key():
+        saved = self._previous()
+        if saved.get("key") != self.key():
             return None
         if saved["modules"]:  # imported only then: validate.py brings Jinja, a tenth of a warm run
             from promptops.validate import module_problems
@@ -206,6 +234,7 @@ class ProjectResult:
         self.store.save(
             {
                 "key": self.key(),
+                "files": self._files,
                 "diagnostics": tuple(diagnostics),
                 "prompts": len(prompts),
                 "datasets": datasets,

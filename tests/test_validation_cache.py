@@ -193,3 +193,44 @@ def test_a_warm_experiment_imports_neither_jsonschema_nor_gitpython_nor_langfuse
     assert [run.returncode for run in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert runs[0].stdout.splitlines()[-1] == "['jsonschema']"  # the first run validates the files
     assert runs[1].stdout.splitlines()[-1] == "[]"
+
+
+def test_an_old_file_whose_stat_is_unchanged_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops import validation_cache
+
+    root = make_project(tmp_path / "repo", examples=True)
+    settings = api.load_settings(root, registry="local")
+    monkeypatch.setattr(validation_cache, "RACY_NS", 0)  # as if every file were older than the racy window
+    first = api.validate(settings)
+    assert first.errors == 0
+    with monkeypatch.context() as patched:
+        patched.setattr(validation_cache, "regular_bytes", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
+        assert api.validate(settings) == first  # every file's stat as recorded: nothing was read
+    # The same size and the old mtime put back: the change time still moved, so the file is read and seen.
+    path = root / "prompts" / "capital-cities.yaml"
+    before, text = path.stat(), path.read_text("utf-8")
+    path.write_text(text.replace("type: text", "type: tex_"), "utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert api.validate(settings).errors == 1
+
+
+def test_a_file_written_just_before_it_was_hashed_is_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git's "racy" rule: within the clock's granularity a file can change again without its stat changing.
+    from promptops import validation_cache
+
+    root = make_project(tmp_path / "repo", examples=True)
+    settings = api.load_settings(root, registry="local")
+    files = [p for p in (root / "prompts").rglob("*") if p.is_file()]
+    for path in files:
+        os.utime(path)  # every file changed just now, however slow the machine was until here
+    api.validate(settings)
+    reads: list[Path] = []
+    real = validation_cache.regular_bytes
+    monkeypatch.setattr(validation_cache, "regular_bytes", lambda path, *a: reads.append(path) or real(path, *a))
+    api.validate(settings)
+    assert sorted(reads) == sorted(files)
