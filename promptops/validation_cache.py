@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from promptops import __version__
 from promptops.cachefile import SignedPickle
 from promptops.files import regular_bytes
-from promptops.model import DatasetSpec, Diagnostic, ProjectConfig, PromptSpec, RenderedPrompt
+from promptops.model import DatasetSpec, Diagnostic, Project, ProjectConfig, PromptSpec, RenderedPrompt
 
 T = TypeVar("T")
 FORMAT = "validate-2"
@@ -160,6 +160,8 @@ class ProjectResult:
     def __init__(self, root: Path, config: ProjectConfig) -> None:
         self.root, self.config = root, config
         self.store = SignedPickle(root / ".promptops" / "cache" / "validate-result.pickle", f"{FORMAT}-project")
+        # The loaded and rendered project itself, apart: a warm validate needs only the answer, not the project.
+        self.loaded = SignedPickle(root / ".promptops" / "cache" / "validate-project.pickle", f"{FORMAT}-loaded")
         self._key: str | None = None
         self._saved: dict[str, Any] | None = None
         self._files: dict[str, tuple[tuple[int, ...], str, bool]] = {}  # rel -> (stat, sha256, trusted), for save
@@ -209,14 +211,47 @@ class ProjectResult:
         if not self.usable():
             return None
         saved = self._previous()
-        if saved.get("key") != self.key():
+        if saved.get("key") != self.key() or not self._modules_unchanged(saved["modules"]):
             return None
-        if saved["modules"]:  # imported only then: validate.py brings Jinja, a tenth of a warm run
-            from promptops.validate import module_problems
-
-            if any(module_problems(target, self.root) != problems for target, problems in saved["modules"].items()):
-                return None
         return list(saved["diagnostics"]), saved["prompts"], saved["datasets"]
+
+    def load_project(self) -> tuple[Project, list[Diagnostic]] | None:
+        """Return the loaded project (rendered prompts included) and its diagnostics when nothing changed."""
+        if not self.usable() or self._previous().get("key") != self.key():
+            return None  # the answer, saved with the project, is small: it says whether the project is worth loading
+        saved = self.loaded.load()
+        if not isinstance(saved, dict) or saved.get("key") != self.key() or saved.get("root") != self._root():
+            return None  # a copy of the checkout (.promptops/ included) must not answer with the other one's paths
+        if not self._modules_unchanged(saved["modules"]):
+            return None
+        return saved["project"], list(saved["diagnostics"])
+
+    def save_project(self, project: Project, diagnostics: list[Diagnostic]) -> None:
+        """Keep the loaded project with its diagnostics, for the next command that loads all of it."""
+        if self.usable():
+            self.loaded.save(
+                {
+                    "key": self.key(), "root": self._root(), "modules": self._modules(project.prompts),
+                    "project": project, "diagnostics": tuple(diagnostics),
+                }
+            )  # fmt: skip
+
+    def _root(self) -> str:
+        return str(self.root.resolve())
+
+    def _modules(self, prompts: tuple[PromptSpec, ...]) -> dict[str, Any]:
+        """Return how each custom `module:function` the prompts name resolves now."""
+        from promptops.validate import module_problems
+
+        targets = {t for spec in prompts for t in _custom_targets(spec)}
+        return {t: module_problems(t, self.root) for t in sorted(targets)}
+
+    def _modules_unchanged(self, modules: dict[str, Any]) -> bool:
+        if not modules:
+            return True  # validate.py (and Jinja with it) is imported only when there is something to check
+        from promptops.validate import module_problems
+
+        return all(module_problems(target, self.root) == problems for target, problems in modules.items())
 
     def usable(self) -> bool:
         """Return whether this cache may answer: not with prompts_dir ".", where what is read depends on git."""
@@ -224,13 +259,9 @@ class ProjectResult:
 
     def save(self, diagnostics: list[Diagnostic], prompts: tuple[PromptSpec, ...], datasets: int) -> None:
         """Keep this answer, with how each custom module the prompts name resolved."""
-        from promptops.validate import module_problems
-
         if not self.usable():
             return
-
-        targets = {t for spec in prompts for t in _custom_targets(spec)}
-        modules = {t: module_problems(t, self.root) for t in sorted(targets)}
+        modules = self._modules(prompts)
         self.store.save(
             {
                 "key": self.key(),

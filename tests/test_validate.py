@@ -627,6 +627,7 @@ def test_validate_writes_nothing_but_its_cache(
         ".promptops/cache",
         ".promptops/cache/config.json",
         ".promptops/cache/validate.pickle",
+        ".promptops/cache/validate-project.pickle",
         ".promptops/cache/validate-result.pickle",
     }
 

@@ -100,10 +100,10 @@ def test_a_warm_run_parses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     root = make_project(tmp_path / "repo", examples=True)
     first = outcome(root, cache=True)
-    cache = root / ".promptops" / "cache" / "validate.pickle"
-    cache.write_bytes(b"\0" * 32 + b"not a pickle")
+    for cache in (root / ".promptops" / "cache").glob("validate*.pickle"):
+        cache.write_bytes(b"\0" * 32 + b"not a pickle")
     assert outcome(root, cache=True) == first
-    assert len(cache.read_bytes()) > 100  # rebuilt
+    assert all(len(cache.read_bytes()) > 100 for cache in (root / ".promptops" / "cache").glob("validate*.pickle"))
 
 
 def test_a_command_about_one_prompt_keeps_the_others_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -234,3 +234,23 @@ def test_a_file_written_just_before_it_was_hashed_is_hashed_again(
     monkeypatch.setattr(validation_cache, "regular_bytes", lambda path, *a: reads.append(path) or real(path, *a))
     api.validate(settings)
     assert sorted(reads) == sorted(files)
+
+
+def test_a_command_that_loads_everything_takes_the_last_loaded_project_when_nothing_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    root = make_project(tmp_path / "repo", examples=True)
+    first = api.valid_project(api.load_settings(root, registry="local"))
+    with monkeypatch.context() as patched:
+        patched.setattr("promptops.api.validating.load", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
+        again = api.valid_project(api.load_settings(root, registry="local"))  # diff, sync: nothing is loaded
+    assert again == first and again.rendered == first.rendered
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)  # .promptops/ included: its project must not answer for the copy
+    copied = api.valid_project(api.load_settings(copy, registry="local"))
+    assert copied.root == copy and copied.prompts == first.prompts
+    write_files(root, {"prompts/_partials/grounding.jinja": "Answer from the context only.\n"})
+    changed = api.valid_project(api.load_settings(root, registry="local"))
+    assert changed.rendered["support-agent"] != first.rendered["support-agent"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptops.api.settings import Settings, load
 from promptops.errors import BadVariable, PromptNotFound, ValidationFailed
 from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
+
+if TYPE_CHECKING:
+    from promptops.validation_cache import ProjectResult
 
 
 @dataclass(frozen=True)
@@ -32,22 +35,34 @@ class ValidationResult:
 
 
 def checked(
-    settings: Settings, *, only: str | None = None, digests: Mapping[Path, str | None] | None = None
+    settings: Settings, *, only: str | None = None, whole: ProjectResult | None = None
 ) -> tuple[Project, list[Diagnostic]]:
     """Load and validate the project (through the incremental cache unless --no-cache; with `only`, just that
     prompt and its files); the project carries the rendered prompts of the prompts that rendered cleanly.
-    `digests`: the hashes of files read already, so they are not read again."""
+
+    When no file under the prompts folder changed since the last command that loaded all of them, the project
+    comes from that command (validation_cache.ProjectResult); `whole` is the one a caller made already."""
     from dataclasses import replace
 
     from promptops.validate import validate_and_render
-    from promptops.validation_cache import ValidationCache
+    from promptops.validation_cache import ProjectResult, ValidationCache
 
+    if whole is None and settings.cache and only is None:  # (a caller that passes `whole` has asked it already)
+        whole = ProjectResult(settings.root, settings.config)
+        known = whole.load_project()
+        if known is not None:
+            return known
+    digests = whole.digests if whole is not None else None  # the files the whole-result key read already
     cache = ValidationCache(settings.root, settings.config, digests) if settings.cache else None
     project = load(settings, cache)
     diagnostics, rendered = validate_and_render(project, only, cache)
+    project = replace(project, rendered=rendered)
     if cache is not None:
         cache.save(prune=only is None)
-    return replace(project, rendered=rendered), diagnostics
+    if whole is not None and only is None:
+        whole.save(diagnostics, project.prompts, len(project.datasets))
+        whole.save_project(project, diagnostics)
+    return project, diagnostics
 
 
 def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
@@ -63,10 +78,8 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
     if known is not None:
         diagnostics, prompts, datasets = known
     else:
-        project, diagnostics = checked(settings, digests=whole.digests if whole is not None else None)
+        project, diagnostics = checked(settings, whole=whole)  # which keeps the answer for next time
         prompts, datasets = len(project.prompts), len(project.datasets)
-        if whole is not None:
-            whole.save(diagnostics, project.prompts, datasets)
     if paths:
         wanted = [_project_relative(settings.root, p) for p in paths]
         diagnostics = [
