@@ -151,6 +151,7 @@ def _frozen_check(result: CheckResult) -> tuple[tuple[Diagnostic, ...], Rendered
 
 class ProjectResult:
     """The whole of `validate`'s answer for a repository whose files all are as they were: nothing is loaded.
+    Beside it, the loaded project itself, for the commands that need all of it (diff, sync, check).
 
     Keyed by every file under the prompts folder (paths and bytes), the config and promptops itself; the
     custom `module:function` targets the prompts name are resolved again on every read (that resolution
@@ -217,24 +218,13 @@ class ProjectResult:
 
     def load_project(self) -> tuple[Project, list[Diagnostic]] | None:
         """Return the loaded project (rendered prompts included) and its diagnostics when nothing changed."""
-        if not self.usable() or self._previous().get("key") != self.key():
-            return None  # the answer, saved with the project, is small: it says whether the project is worth loading
+        known = self.load()  # the answer is small and saved with the project: it says whether that is worth loading
+        if known is None:
+            return None
         saved = self.loaded.load()
         if not isinstance(saved, dict) or saved.get("key") != self.key() or saved.get("root") != self._root():
             return None  # a copy of the checkout (.promptops/ included) must not answer with the other one's paths
-        if not self._modules_unchanged(saved["modules"]):
-            return None
-        return saved["project"], list(saved["diagnostics"])
-
-    def save_project(self, project: Project, diagnostics: list[Diagnostic]) -> None:
-        """Keep the loaded project with its diagnostics, for the next command that loads all of it."""
-        if self.usable():
-            self.loaded.save(
-                {
-                    "key": self.key(), "root": self._root(), "modules": self._modules(project.prompts),
-                    "project": project, "diagnostics": tuple(diagnostics),
-                }
-            )  # fmt: skip
+        return saved["project"], known[0]
 
     def _root(self) -> str:
         return str(self.root.resolve())
@@ -257,21 +247,21 @@ class ProjectResult:
         """Return whether this cache may answer: not with prompts_dir ".", where what is read depends on git."""
         return (self.root / self.config.prompts_dir).resolve() != self.root.resolve()
 
-    def save(self, diagnostics: list[Diagnostic], prompts: tuple[PromptSpec, ...], datasets: int) -> None:
-        """Keep this answer, with how each custom module the prompts name resolved."""
+    def save(self, project: Project, diagnostics: list[Diagnostic]) -> None:
+        """Keep this answer, with how each custom module the prompts name resolved, and the loaded project."""
         if not self.usable():
             return
-        modules = self._modules(prompts)
         self.store.save(
             {
                 "key": self.key(),
                 "files": self._files,
                 "diagnostics": tuple(diagnostics),
-                "prompts": len(prompts),
-                "datasets": datasets,
-                "modules": modules,
+                "prompts": len(project.prompts),
+                "datasets": len(project.datasets),
+                "modules": self._modules(project.prompts),
             }
         )
+        self.loaded.save({"key": self.key(), "root": self._root(), "project": project})
 
 
 def _config_text(config: ProjectConfig) -> str:

@@ -60,8 +60,7 @@ def checked(
     if cache is not None:
         cache.save(prune=only is None)
     if whole is not None and only is None:
-        whole.save(diagnostics, project.prompts, len(project.datasets))
-        whole.save_project(project, diagnostics)
+        whole.save(project, diagnostics)
     return project, diagnostics
 
 
