@@ -133,11 +133,17 @@ def redact_secret_values(text: str) -> str:
     return secret_value_masker()(text)
 
 
+def _credentials_masked(text: str) -> str:
+    """Return `text` with every SECRET_PATTERNS match masked (one search first: most texts hold none)."""
+    if _SECRET_HINT.search(text):
+        for kind, pattern in SECRET_PATTERNS.items():
+            text = pattern.sub(f"[REDACTED {kind}]", text)
+    return text
+
+
 def redact_secrets(text: str) -> str:
     """Return `text` with credentials masked: by pattern, and by the value of known secrets (personal data kept)."""
-    for kind, pattern in SECRET_PATTERNS.items():
-        text = pattern.sub(f"[REDACTED {kind}]", text)
-    return redact_secret_values(text)
+    return redact_secret_values(_credentials_masked(text))
 
 
 def redactor(extra_patterns: Iterable[str] = ()) -> Callable[[str], str]:
@@ -145,11 +151,8 @@ def redactor(extra_patterns: Iterable[str] = ()) -> Callable[[str], str]:
     mask_values, extras = secret_value_masker(), tuple(extra_patterns)
 
     def redact_text(text: str) -> str:
-        # Most strings hold nothing to mask: one search for what every pattern needs replaces a dozen subs.
-        if _SECRET_HINT.search(text):
-            for kind, pattern in SECRET_PATTERNS.items():
-                text = pattern.sub(f"[REDACTED {kind}]", text)
-        text = mask_values(text)
+        # Most strings hold nothing to mask: a search for what a pattern needs comes before each of its subs.
+        text = mask_values(_credentials_masked(text))
         if "@" in text:
             text = PERSONAL_PATTERNS["email"].sub("[REDACTED email]", text)
         if _DIGIT.search(text):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptops.sensitive import PERSONAL_PATTERNS, SECRET_PATTERNS, _luhn, redact, redact_secret_values
+from promptops.sensitive import PERSONAL_PATTERNS, SECRET_PATTERNS, _luhn, redact, redact_secret_values, redact_secrets
 
 SAMPLES = {
     "private key": "-----BEGIN RSA PRIVATE KEY-----",
@@ -79,3 +79,7 @@ def test_redact_equals_every_pattern_on_generated_text(parts: list[str]) -> None
     with pytest.MonkeyPatch.context() as patched:
         patched.setenv("LANGFUSE_SECRET_KEY", "lfsecret-canary-9a8b7c6d5e")
         assert redact(text, (r"ACME-\d{6}",)) == reference(text, (r"ACME-\d{6}",))
+        credentials = text
+        for kind, pattern in SECRET_PATTERNS.items():
+            credentials = pattern.sub(f"[REDACTED {kind}]", credentials)
+        assert redact_secrets(text) == redact_secret_values(credentials)  # the same shortcut, personal data kept
