@@ -69,14 +69,19 @@ def test_the_estimate_uses_the_recordings_and_leaves_out_what_they_answer(
     assert openai_double.completions == 10
 
 
-def test_a_run_that_reaches_the_budget_stops_and_the_cost_is_usage_times_price(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], openai_double: OpenAIDouble
-) -> None:
-    # One call at a time; the assumption lets it start, and three calls (about $0.0000072 each) reach $0.00002.
+def budget_repo_one_call_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real-model repository with a $0.00002 budget whose assumption lets one call start, run one at a time."""
     budget = "budget: {max_usd: 0.00002, assume_input_tokens: 1, assume_output_tokens: 1}\n"
     real_repo(tmp_path / "repo", monkeypatch, extra=budget)
     path = Path("prompts/capital-cities.yaml")
     path.write_text(path.read_text("utf-8").replace("  seed: 42\n", "  seed: 42\n  concurrency: 1\n"), "utf-8")
+
+
+def test_a_run_that_reaches_the_budget_stops_and_the_cost_is_usage_times_price(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], openai_double: OpenAIDouble
+) -> None:
+    # One call at a time; the assumption lets it start, and three calls (about $0.0000072 each) reach $0.00002.
+    budget_repo_one_call_at_a_time(tmp_path, monkeypatch)
     result = run_cli(capsys, "experiment", "capital-cities", "--json")
     assert result.code == 1
     data = json.loads(result.out)
@@ -102,10 +107,7 @@ def test_a_run_that_reaches_the_budget_stops_and_the_cost_is_usage_times_price(
 def test_sync_that_reaches_the_budget_promotes_nothing_and_says_what_was_spent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], openai_double: OpenAIDouble
 ) -> None:
-    budget = "budget: {max_usd: 0.00002, assume_input_tokens: 1, assume_output_tokens: 1}\n"
-    real_repo(tmp_path / "repo", monkeypatch, extra=budget)
-    path = Path("prompts/capital-cities.yaml")
-    path.write_text(path.read_text("utf-8").replace("  seed: 42\n", "  seed: 42\n  concurrency: 1\n"), "utf-8")
+    budget_repo_one_call_at_a_time(tmp_path, monkeypatch)
     git(Path.cwd(), "commit", "-qam", "One call at a time")
     result = run_cli(capsys, "sync", "--json")
     assert result.code == 1
