@@ -24,7 +24,7 @@ from promptops import files, printable
 from promptops.errors import RenderError
 from promptops.model import Diagnostic, Project, PromptSpec, ReadScope, RenderedPrompt
 from promptops.sandbox import MAX_RENDERED_CHARS, BoundedSandbox, RenderTimeout, bounded, deadline
-from promptops.template_check import Template, TemplateChecker
+from promptops.template_check import Partials, Template, TemplateChecker
 from promptops.usercode import describe, one_line
 
 CHECK_SECONDS = 2.0  # the static checks of one prompt and its partials
@@ -86,28 +86,40 @@ def environment(scope: ReadScope, project_root: Path) -> SandboxedEnvironment:
     )
 
 
-def _templates(spec: PromptSpec) -> Iterator[tuple[str | None, Template]]:
+def _templates(spec: PromptSpec) -> Iterator[Template]:
+    """Yield a prompt's own templates as they render (without the final newline a YAML block scalar adds)."""
     if spec.type == "text":
-        yield None, Template(spec.template or "", spec.template_path, spec.template_line)
+        yield Template(_source(spec.template or ""), spec.template_path, spec.template_line)
         return
     for message in spec.messages:
         if message.content is not None:
-            yield message.role, Template(message.content, spec.path, message.line or 1)
+            yield Template(_source(message.content), spec.path, message.line or 1)
+
+
+def _source(template: str) -> str:
+    return template.rstrip("\n")  # YAML block scalars end with a newline that is not part of the prompt
 
 
 def check_prompt(
-    spec: PromptSpec, prompts_root: Path, project_root: Path, *, scope: ReadScope | None = None
+    spec: PromptSpec,
+    prompts_root: Path,
+    project_root: Path,
+    *,
+    scope: ReadScope | None = None,
+    partials: Partials | None = None,
 ) -> tuple[list[Diagnostic], RenderedPrompt | None]:
     """Return a prompt's template problems (syntax, undeclared and misused variables, unsafe code) and, when it
-    rendered cleanly, the rendered prompt, so callers need not render it a second time."""
+    rendered cleanly, the rendered prompt, so callers need not render it a second time. `partials` carries the
+    partials read and analysed already by the checks of other prompts in the same validation pass."""
     scope = scope or files.read_scope(prompts_root, project_root)
     env = environment(scope, project_root)
     runtime = set(spec.runtime_names())
-    checker = TemplateChecker(env, runtime, runtime | set(spec.constants) | set(env.globals), project_root)
+    known = runtime | set(spec.constants) | set(env.globals)
+    checker = TemplateChecker(env, runtime, known, project_root, {} if partials is None else partials)
     diags: list[Diagnostic] = []
     try:
         with deadline(CHECK_SECONDS):
-            for _, tpl in _templates(spec):
+            for tpl in _templates(spec):
                 diags.extend(checker.check(tpl))
     except RenderTimeout:
         line, col = spec.position("prompt" if spec.type == "text" else "messages")
@@ -128,15 +140,15 @@ def check_prompt(
             )
     if any(d.severity == "error" for d in diags):
         return diags, None
-    problems, rendered = _check_render(spec, prompts_root, project_root, scope)
+    problems, rendered = _check_render(spec, prompts_root, project_root, scope, checker.generated)
     return diags + problems, rendered
 
 
 def _check_render(
-    spec: PromptSpec, prompts_root: Path, project_root: Path, scope: ReadScope
+    spec: PromptSpec, prompts_root: Path, project_root: Path, scope: ReadScope, generated: Mapping[str, str]
 ) -> tuple[list[Diagnostic], RenderedPrompt | None]:
     try:
-        rendered = render(spec, prompts_root, project_root, scope=scope)
+        rendered = render(spec, prompts_root, project_root, scope=scope, generated=generated)
     except RenderError as exc:
         line, col = spec.position("prompt" if spec.type == "text" else "messages")
         reason = str(exc).removeprefix(f"{spec.path}: ")
@@ -167,19 +179,28 @@ def render(
     values: Mapping[str, Any] | None = None,
     *,
     scope: ReadScope | None = None,
+    generated: Mapping[str, str] | None = None,
 ) -> RenderedPrompt:
-    """Render a prompt: runtime variables as `{{name}}` placeholders, or with `values` a full Jinja render."""
+    """Render a prompt: runtime variables as `{{name}}` placeholders, or with `values` a full Jinja render.
+
+    `generated` maps template sources to the Python their checks generated (TemplateChecker.generated), so a
+    template validation checked is not parsed and generated again to render it."""
     env = environment(scope or files.read_scope(prompts_root, project_root), project_root)
     context = dict(spec.constants)
     for var in spec.variables:
         context[var.name] = placeholder(var.name) if values is None else values.get(var.name, "")
+
+    def one(template: str) -> str:
+        source = _source(template)
+        return _render_one(env, source, (generated or {}).get(source), context, spec)
+
     if spec.type == "text":
-        prompt: str | tuple[Mapping[str, str], ...] = _render_one(env, spec.template or "", context, spec)
+        prompt: str | tuple[Mapping[str, str], ...] = one(spec.template or "")
     else:
         prompt = tuple(
             {"type": "placeholder", "name": m.placeholder}
             if m.placeholder is not None
-            else {"role": m.role or "", "content": _render_one(env, m.content or "", context, spec)}
+            else {"role": m.role or "", "content": one(m.content or "")}
             for m in spec.messages
         )
     return RenderedPrompt(
@@ -194,11 +215,17 @@ def render(
     )
 
 
-def _render_one(env: SandboxedEnvironment, source: str, context: Mapping[str, Any], spec: PromptSpec) -> str:
+def _render_one(
+    env: SandboxedEnvironment, source: str, python: str | None, context: Mapping[str, Any], spec: PromptSpec
+) -> str:
     try:
-        # YAML block scalars end with a newline that is not part of the prompt.
         with bounded():
-            text = env.from_string(source.rstrip("\n")).render(context)
+            if python is None:
+                template = env.from_string(source)
+            else:  # what env.from_string(source) makes, from the Python its checks generated already
+                code = compile(python, "<template>", "exec")
+                template = env.template_class.from_code(env, code, env.make_globals(None), None)
+            text = template.render(context)
     except SecurityError as exc:
         raise RenderError(f"{spec.path}: unsafe template refused by the sandbox: {exc}") from None
     except UndefinedError as exc:

@@ -16,6 +16,7 @@ characters bounds the sum of all of it; RENDER_SECONDS bounds the time.
 
 from __future__ import annotations
 
+import io
 import math
 import signal
 import threading
@@ -24,9 +25,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from jinja2 import Environment
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.nodes import Concat
+from jinja2.nodes import Concat, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 
 from promptops import sandbox_bounds as bounds
@@ -106,7 +108,22 @@ class _BoundedEscapeFormatter(_BoundedFields, SandboxedEscapeFormatter):
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    """Compile `a ~ b` to a measured join instead of Jinja's plain one."""
+    """Compile `a ~ b` to a measured join instead of Jinja's plain one, and note the undeclared names on the way.
+
+    `undeclared` is what `jinja2.meta.find_undeclared_variables` reports (the names the template looks up in
+    its context), gathered the way meta's own code generator gathers them, so one code generation both checks
+    and compiles a template.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.undeclared: set[str] = set()
+
+    def enter_frame(self, frame: Frame) -> None:
+        super().enter_frame(frame)
+        for action, param in frame.symbols.loads.values():
+            if action == "resolve" and param not in self.environment.globals:
+                self.undeclared.add(param)
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
         self.write("environment.bounded_join((")
@@ -114,6 +131,15 @@ class _BoundedCodeGenerator(CodeGenerator):
             self.visit(arg, frame)
             self.write(", ")
         self.write("))")
+
+
+def generate(env: Environment, ast: Template) -> tuple[str, frozenset[str]]:
+    """Return the Python `env.compile(ast, raw=True)` makes of a parsed template of a BoundedSandbox, and the
+    names `jinja2.meta.find_undeclared_variables(ast)` would find, from one code generation."""
+    stream = io.StringIO()
+    generator = _BoundedCodeGenerator(env, None, None, stream, optimized=env.optimized)
+    generator.visit(ast)
+    return stream.getvalue(), frozenset(generator.undeclared)
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
@@ -261,5 +287,3 @@ def deadline(seconds: float = RENDER_SECONDS) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-

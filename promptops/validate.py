@@ -52,10 +52,13 @@ def validate_and_render(
     rendered: dict[str, RenderedPrompt] = {}
     diags.extend(d for d in _duplicate_names(project.prompts) if only is None or d.path in (scope or ()))
     datasets = {d.name: d for d in project.datasets}
+    partials: render.Partials = {}  # each partial is read and analysed once in this pass
     for spec in specs:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
-        check = partial(render.check_prompt, spec, project.prompts_root, project.root, scope=project.scope)
+        check = partial(
+            render.check_prompt, spec, project.prompts_root, project.root, scope=project.scope, partials=partials
+        )
         problems, result = cache.check(spec, project.prompts_root, check) if cache is not None else check()
         diags.extend(problems)
         unportable = portability_problems(spec, result) if result is not None else []
