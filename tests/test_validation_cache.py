@@ -187,17 +187,16 @@ def test_a_warm_experiment_imports_neither_jsonschema_nor_gitpython_nor_langfuse
         "import sys; from promptops.cli import main\n"
         "sys.argv = ['promptops', '--registry', 'local', 'experiment', 'capital-cities']\n"
         "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'jsonschema', 'git', 'langfuse'}))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'jsonschema', 'jsonschema_rs', 'git', 'langfuse'}))\n"
     )
     runs = [subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True) for _ in "12"]
     assert [run.returncode for run in runs] == [0, 0], runs[0].stderr + runs[1].stderr
-    assert runs[0].stdout.splitlines()[-1] == "['jsonschema']"  # the first run validates the files
+    # The first run validates the files: jsonschema-rs accepts them, so jsonschema (for messages) is not needed.
+    assert runs[0].stdout.splitlines()[-1] == "['jsonschema_rs']"
     assert runs[1].stdout.splitlines()[-1] == "[]"
 
 
-def test_an_old_file_whose_stat_is_unchanged_is_not_read_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_old_file_whose_stat_is_unchanged_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from promptops import validation_cache
 
     root = make_project(tmp_path / "repo", examples=True)
