@@ -30,15 +30,16 @@ class YamlDocument:
     problems: tuple[YamlProblem, ...]
 
 
-def key_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
-    """Return the dotted path used in `positions`, e.g. `experiment.evaluators.0.kind`."""
-    return ".".join(str(p) for p in parts)
+def _child(path: str, key: object) -> str:
+    """Return the dotted path used in `positions` of a key or index below `path`, e.g. `experiment.evaluators.0`."""
+    return f"{path}.{key}" if path else str(key)
 
 
 # Plain data only: anything else (python/object, custom tags) is refused rather than silently dropped.
 SAFE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")
 )
+_STR = "tag:yaml.org,2002:str"
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: several times faster
 MAX_NODES = 250_000  # scalars, sequences and mappings in one file: composing costs about 0.7 KB each
 _PRESCAN_CHARS = 64 * 1024  # files larger than this are counted before they are composed
@@ -88,7 +89,7 @@ def load(text: str) -> YamlDocument:
     problems: list[YamlProblem] = []
     constructor = yaml.SafeLoader("")
     try:
-        data = _convert(node, (), positions, problems, set(), constructor)
+        data = _convert(node, "", positions, problems, set(), constructor)
     except RecursionError:
         return _failed(1, 1, "yaml-nesting", "YAML is nested too deeply: flatten the document")
     except _Refused as refused:
@@ -127,7 +128,7 @@ def _failed(line: int, col: int, code: str, message: str) -> YamlDocument:
 
 def _convert(
     node: yaml.Node,
-    path: tuple[str | int, ...],
+    path: str,
     positions: dict[str, Position],
     problems: list[YamlProblem],
     seen: set[int],
@@ -139,7 +140,7 @@ def _convert(
     # An alias is the same node object seen twice. Expanding it invites "billion laughs" documents, and a scalar
     # alias too: `*a` of a 400 KB string 150,000 times is 60 GB once converted (and again in jsonschema's repr).
     _first_sight(node, seen)
-    positions.setdefault(key_path(path), (node.start_mark.line + 1, node.start_mark.column + 1))
+    positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -153,16 +154,18 @@ def _convert(
                 continue
             if key in result:
                 problems.append(_at(key_node, "duplicate-key", f"duplicate key {key!r}: the later value would win"))
-            child = (*path, str(key))
-            positions[key_path(child)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            child = _child(path, key)
+            positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             value_line = value_node.start_mark.line + 1
             if isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">"):
                 value_line += 1  # a block scalar's text starts on the line after its indicator
-            positions[key_path(child) + "#value"] = (value_line, value_node.start_mark.column + 1)
+            positions[child + "#value"] = (value_line, value_node.start_mark.column + 1)
             result[key] = _convert(value_node, child, positions, problems, seen, constructor)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), positions, problems, seen, constructor) for i, item in enumerate(node.value)]
+        return [
+            _convert(item, _child(path, i), positions, problems, seen, constructor) for i, item in enumerate(node.value)
+        ]
     return _scalar(node, constructor, problems)
 
 
@@ -176,7 +179,8 @@ def _scalar(node: yaml.Node, constructor: yaml.SafeLoader, problems: list[YamlPr
     if not isinstance(node, yaml.ScalarNode) or node.tag not in SAFE_TAGS:
         return None
     try:
-        value = constructor.construct_object(node, deep=True)
+        # A string is its node's text (what SafeConstructor.construct_yaml_str returns); the rest is constructed.
+        value = node.value if node.tag == _STR else constructor.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:  # e.g. an impossible date
         problems.append(_at(node, "yaml-value", f"invalid YAML value {node.value!r}: {_one_line(str(exc))}"))
         return None
