@@ -44,6 +44,9 @@ class PromptCheck:
         return not self.error and not self.blocked and self.evaluated and (self.verdict is None or self.verdict.passed)
 
 
+BASE_SLOT = "\0base\0"  # where the base goes, redacted on its own
+
+
 def markdown(
     prompts: Sequence[PromptCheck],
     diagnostics: Sequence[Diagnostic],
@@ -59,7 +62,7 @@ def markdown(
     ok = not errors and not failed
     head = [MARKER, f"## promptops check {'✅ passed' if ok else '❌ failed'}", ""]
     head.append(_summary_line(prompts, errors, failed))
-    head.append(f"\nBase: `{base}` · baseline source: {registry}\n")
+    head.append(f"\nBase: `{BASE_SLOT}` · baseline source: {registry}\n")
     cost = cost_line(prompts)
     if cost:
         head.append(cost + "\n")
@@ -70,6 +73,8 @@ def markdown(
     sections = [_validation_section(errors)] if errors else []
     sections += [_prompt_section(p) for p in prompts]
     text = redact("\n".join(head) + "\n".join(sections), redact_patterns)
+    commits = re.findall(r"\b[0-9a-f]{7,40}\b", base)  # the base's commit id, which is no one's phone number
+    text = text.replace(BASE_SLOT, redact(base, redact_patterns, keep=commits), 1)
     return _fit(text, limit)
 
 

@@ -205,6 +205,15 @@ def test_personal_data_and_keys_in_outputs_are_masked() -> None:
     assert "| Use key [REDACTED OpenAI API key] here. |" in text
 
 
+def test_a_base_commit_of_digits_only_is_shown_while_the_same_digits_elsewhere_are_masked() -> None:
+    # One short commit id in about 280 is twelve decimal digits, which the phone pattern matches.
+    text = report.markdown(
+        [regressed("support/agent", ["Call 371684262770 now."])], (), base="main (371684262770)", registry=SOURCE
+    )
+    assert "Base: `main (371684262770)`" in text
+    assert "| Call [REDACTED phone] now. |" in text
+
+
 def test_a_number_that_fails_luhn_is_not_a_card() -> None:
     text = markdown([regressed("support/agent", ["Order 4111 1111 1111 1112 shipped."])])
     assert "[REDACTED card]" not in text
