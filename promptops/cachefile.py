@@ -14,6 +14,7 @@ user's key is ever unpickled (forging one needs that key, which needs this user'
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
@@ -21,6 +22,8 @@ import os
 import pickle
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,24 @@ def machine_key() -> bytes:
     except OSError:
         pass  # no writable cache folder: this process signs with a key of its own, so nothing it reads is trusted
     return key
+
+
+_one_command = False  # within one_command(): what is loaded lives until the command ends
+
+
+@contextmanager
+def one_command() -> Iterator[None]:
+    """Run one command of the CLI (one per process). A cache loaded within it is frozen out of the garbage
+    collector's walks (gc.freeze), since it lives to the end: each walk of a large cache (a 2,000-prompt
+    validation cache is about a million objects) costs more than loading it. After it, everything is unfrozen,
+    so a process that runs many commands (the tests) collects as usual."""
+    global _one_command
+    _one_command = True
+    try:
+        yield
+    finally:
+        _one_command = False
+        gc.unfreeze()
 
 
 class SignedJson:
@@ -144,10 +165,17 @@ class SignedPickle:
         mac, body = data[:32], data[32:]
         if len(mac) != 32 or not hmac.compare_digest(mac, self._mac(body)):
             return None
+        collecting = gc.isenabled()
+        gc.disable()  # a cache is thousands of small objects: collections while building them double the time
         try:
             return pickle.loads(body)  # noqa: S301 - signed with this user's key, checked above
         except Exception:  # a value of an older promptops whose classes changed: rebuild
             return None
+        finally:
+            if _one_command:
+                gc.freeze()  # it lives until the command ends: later collections need never walk it
+            if collecting:
+                gc.enable()
 
     def save(self, value: Any) -> None:
         """Write the value signed, atomically; a cache that cannot be written is silently skipped."""
@@ -156,3 +184,54 @@ class SignedPickle:
             _replace(self.path, self._mac(body) + body)
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             return
+
+
+class SignedShards:
+    """A dict of hex-digest keys kept in SHARDS SignedPickle files by each key's first two digits, so that a
+    save rewrites only the shards whose entries changed (one changed file touches a few, not the whole cache).
+
+    Each shard is replaced atomically on its own; two processes at once may leave shards of either, and every
+    entry in them is whole. A shard that is missing, corrupt or foreign is only a shard's worth of misses.
+    """
+
+    SHARDS = 64
+
+    def __init__(self, folder: Path, purpose: str) -> None:
+        self.files = [SignedPickle(folder / f"{n:02x}.pickle", f"{purpose}\0{n}") for n in range(self.SHARDS)]
+        self._loaded: list[dict[str, Any] | None] = [{} for _ in self.files]  # None: a file not ours to keep
+
+    def _shard(self, key: str) -> int:
+        return int(key[:2], 16) * self.SHARDS // 256
+
+    def load(self) -> dict[str, Any]:
+        """Return every entry of every shard this machine wrote."""
+        merged: dict[str, Any] = {}
+        for n, store in enumerate(self.files):
+            if not store.path.is_file():
+                continue
+            value = store.load()
+            if not isinstance(value, dict):
+                self._loaded[n] = None  # corrupt or foreign: replaced (or removed) by the next save
+                continue
+            self._loaded[n] = value  # signed by this machine: its keys are those save() put in this shard
+            merged.update(value)
+        return merged
+
+    def save(self, entries: dict[str, Any]) -> None:
+        """Make the shards hold `entries`, rewriting only those whose keys or values differ from what was loaded
+        (a value is the same when it is the very object load() gave)."""
+        shards: list[dict[str, Any]] = [{} for _ in self.files]
+        for key, value in entries.items():
+            shards[self._shard(key)][key] = value
+        for n, (store, new) in enumerate(zip(self.files, shards, strict=True)):
+            old = self._loaded[n]
+            if old is not None and new.keys() == old.keys() and all(new[k] is old[k] for k in new):
+                continue
+            if new:
+                store.save(new)
+            else:
+                try:
+                    store.path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            self._loaded[n] = new

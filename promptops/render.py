@@ -107,15 +107,19 @@ def check_prompt(
     *,
     scope: ReadScope | None = None,
     partials: Partials | None = None,
+    included: set[str] | None = None,
 ) -> tuple[list[Diagnostic], RenderedPrompt | None]:
     """Return a prompt's template problems (syntax, undeclared and misused variables, unsafe code) and, when it
     rendered cleanly, the rendered prompt, so callers need not render it a second time. `partials` carries the
-    partials read and analysed already by the checks of other prompts in the same validation pass."""
+    partials read and analysed already by the checks of other prompts in the same validation pass; `included`
+    receives every include name the checks looked up, found or not (what the answer depends on)."""
     scope = scope or files.read_scope(prompts_root, project_root)
     env = environment(scope, project_root)
     runtime = set(spec.runtime_names())
     known = runtime | set(spec.constants) | set(env.globals)
     checker = TemplateChecker(env, runtime, known, project_root, {} if partials is None else partials)
+    if included is not None:
+        checker.included = included
     diags: list[Diagnostic] = []
     try:
         with deadline(CHECK_SECONDS):

@@ -81,6 +81,7 @@ class TemplateChecker:
     checked: set[str] = field(default_factory=set)  # partials already walked for this prompt
     including: list[str] = field(default_factory=list)  # the chain of partials being walked now
     generated: dict[str, str] = field(default_factory=dict)  # the prompt's own template sources -> their Python
+    included: set[str] = field(default_factory=set)  # every include name looked up, found or not
 
     def check(self, tpl: Template, depth: int = 0, analysis: Analysis | None = None) -> list[Diagnostic]:
         """Return the problems of one template and, recursively, of its includes."""
@@ -142,6 +143,7 @@ class TemplateChecker:
         if name in self.including:  # a cycle: say so now; walking it to the depth limit multiplies with fan-out
             chain = " → ".join([*self.including[self.including.index(name) :], name])
             return [diag(node.lineno, "include-cycle", f"includes form a cycle ({chain}): remove one of them")]
+        self.included.add(name)
         if name in self.checked:
             return []  # its problems are reported once; walking it again could cost 6^10 walks
         partial = self._partial(name)

@@ -53,19 +53,27 @@ def validate_and_render(
     diags.extend(d for d in _duplicate_names(project.prompts) if only is None or d.path in (scope or ()))
     datasets = {d.name: d for d in project.datasets}
     partials: render.Partials = {}  # each partial is read and analysed once in this pass
+    prompts_root, sizes = project.prompts_root, dict[str, int]()  # sizes: of dataset files, asked once
     for spec in specs:
         diags.extend(name_problems(spec))
         diags.extend(label_problems(spec))
+        included: set[str] = set()
         check = partial(
-            render.check_prompt, spec, project.prompts_root, project.root, scope=project.scope, partials=partials
+            render.check_prompt,
+            spec,
+            prompts_root,
+            project.root,
+            scope=project.scope,
+            partials=partials,
+            included=included,
         )
-        problems, result = cache.check(spec, project.prompts_root, check) if cache is not None else check()
+        problems, result = cache.check(spec, prompts_root, check, included) if cache is not None else check()
         diags.extend(problems)
         unportable = portability_problems(spec, result) if result is not None else []
         diags.extend(unportable)
         if result is not None and not unportable:
             rendered[spec.name] = result
-        diags.extend(_experiment_problems(spec, project, datasets))
+        diags.extend(_experiment_problems(spec, project, datasets, sizes))
     diags.extend(_dataset_coverage(project, specs))
     diags.extend(_secrets(project, scope, cache))
     return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
@@ -180,7 +188,9 @@ def _duplicate_names(prompts: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
             first[spec.name] = spec
 
 
-def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[str, object]) -> list[Diagnostic]:
+def _experiment_problems(
+    spec: PromptSpec, project: Project, datasets: Mapping[str, object], sizes: dict[str, int]
+) -> list[Diagnostic]:
     if spec.experiment is None:
         if spec.no_experiment_reason is None and project.config.require_experiment:
             return [
@@ -215,7 +225,7 @@ def _experiment_problems(spec: PromptSpec, project: Project, datasets: Mapping[s
                 f"dataset {exp.dataset!r} does not exist in prompts/datasets/ (known: {known})",
             )
         )
-    diags.extend(_experiment_size(spec, project, datasets.get(exp.dataset)))
+    diags.extend(_experiment_size(spec, project.root, datasets.get(exp.dataset), sizes))
     from promptops.evaluators import check_spec
 
     for i, ev in enumerate(exp.evaluators):
@@ -294,16 +304,19 @@ def module_problems(target: str, root: Path) -> list[str]:
     ]
 
 
-def _experiment_size(spec: PromptSpec, project: Project, dataset: object) -> list[Diagnostic]:
-    """An experiment runs every item `repeats` times, twice (baseline and candidate): bound what that writes."""
+def _experiment_size(spec: PromptSpec, root: Path, dataset: object, sizes: dict[str, int]) -> list[Diagnostic]:
+    """An experiment runs every item `repeats` times, twice (baseline and candidate): bound what that writes.
+    `sizes` holds the dataset files' sizes already asked in this pass (many prompts share a dataset)."""
     exp = spec.experiment
     if not isinstance(dataset, DatasetSpec) or exp is None:
         return []
     planned = len(dataset.items) * exp.repeats
-    try:
-        data_bytes = (project.root / dataset.path).stat().st_size * exp.repeats
-    except OSError:
-        data_bytes = 0
+    if dataset.path not in sizes:
+        try:
+            sizes[dataset.path] = (root / dataset.path).stat().st_size
+        except OSError:
+            sizes[dataset.path] = 0
+    data_bytes = sizes[dataset.path] * exp.repeats
     if planned <= MAX_PLANNED_RUNS and data_bytes <= MAX_EXPERIMENT_BYTES:
         return []
     key = "experiment.repeats" if "experiment.repeats" in spec.positions else "experiment.dataset"

@@ -7,8 +7,9 @@ a prompt includes are recorded with their hashes and checked on every read. Data
 are cached by their bytes the same way. Cross-file checks (duplicate names, datasets an experiment names,
 dataset coverage) are cheap and always run. To know that no file changed, ProjectResult hashes every file,
 except one whose stat (size, times, inode) is as recorded and that was already old when it was hashed (git's
-rule against racy entries). The file is this machine's signed cache (cachefile.SignedPickle):
-one a PR commits, or a corrupt one, is ignored and rebuilt, and is never unpickled.
+rule against racy entries). The files are this machine's signed cache (cachefile.SignedShards: a command
+rewrites only the shards whose entries changed): one a PR commits, or a corrupt one, is ignored and rebuilt,
+and is never unpickled.
 """
 
 from __future__ import annotations
@@ -17,21 +18,22 @@ import dataclasses
 import hashlib
 import json
 import os
+import posixpath
 import stat
 import time
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from promptops import __version__
-from promptops.cachefile import SignedPickle
+from promptops.cachefile import SignedPickle, SignedShards
 from promptops.files import regular_bytes
 from promptops.model import DatasetSpec, Diagnostic, Project, ProjectConfig, PromptSpec, RenderedPrompt
 
 T = TypeVar("T")
-FORMAT = "validate-2"
+FORMAT = "validate-3"
 RACY_NS = 2_000_000_000  # a file changed this close to being hashed is hashed again next time
 LoadResult = tuple[PromptSpec | None, list[Diagnostic]]
 CheckResult = tuple[list[Diagnostic], RenderedPrompt | None]
@@ -54,12 +56,12 @@ class ValidationCache:
 
     def __init__(self, root: Path, config: ProjectConfig, digests: Mapping[Path, str | None] | None = None) -> None:
         self.root = root
-        self.store = SignedPickle(root / ".promptops" / "cache" / "validate.pickle", FORMAT)
-        loaded = self.store.load()
-        self.old: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+        self.store = SignedShards(root / ".promptops" / "cache" / "validate", FORMAT)
+        self.old: dict[str, Any] = self.store.load()
         self.new: dict[str, Any] = {}
         self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(config)}".encode()).hexdigest()
         self._digests: dict[Path, str | None] = dict(digests or {})  # read already (ProjectResult.key)
+        self._by_rel: dict[str, str | None] = {}  # the same, by project-relative path (what entries record)
         self._changed = False  # a result was computed this run (a hit under an unchanged key is no change)
 
     def digest(self, path: Path) -> str | None:
@@ -70,6 +72,11 @@ class ValidationCache:
             self._digests[path] = hashlib.sha256(data).hexdigest() if data is not None else None
         return self._digests[path]
 
+    def _rel_digest(self, rel: str) -> str | None:
+        if rel not in self._by_rel:
+            self._by_rel[rel] = self.digest(self.root / rel)
+        return self._by_rel[rel]
+
     def _key(self, kind: str, *parts: object) -> str:
         return hashlib.sha256("\0".join(map(str, (self.base, kind, *parts))).encode()).hexdigest()
 
@@ -78,7 +85,7 @@ class ValidationCache:
         if not isinstance(entry, dict):
             return None
         deps = entry.get("deps", {})
-        if not isinstance(deps, dict) or any(self.digest(self.root / rel) != sha for rel, sha in deps.items()):
+        if not isinstance(deps, dict) or any(self._rel_digest(rel) != sha for rel, sha in deps.items()):
             return None
         self.new[key] = entry
         return entry.get("value")
@@ -106,13 +113,21 @@ class ValidationCache:
         spec, problems = self._memo(key, lambda: _frozen(load()))
         return spec, list(problems)
 
-    def check(self, spec: PromptSpec, prompts_root: Path, run: Callable[[], CheckResult]) -> CheckResult:
-        """Return a prompt's template problems and rendering, recomputed when it or a partial it reads changed."""
-        from promptops.sources import source_files
+    def check(
+        self, spec: PromptSpec, prompts_root: Path, run: Callable[[], CheckResult], included: Iterable[str]
+    ) -> CheckResult:
+        """Return a prompt's template problems and rendering, recomputed when it or a partial it includes changed;
+        `included` is filled by `run` with the include names its checks looked up, found or not (a missing
+        partial that appears changes the answer too)."""
+        prefix = prompts_root.relative_to(self.root).as_posix()
 
         def sources(_: object) -> dict[str, str | None]:
-            found = source_files(spec, self.root, prompts_root)
-            return {p.relative_to(self.root).as_posix(): self.digest(p) for p in found}
+            found = {spec.path, spec.template_path}
+            for name in included:
+                normal = posixpath.normpath(name)
+                if not normal.startswith(("/", "../")) and not any(p.startswith(".") for p in normal.split("/")):
+                    found.add(normal if prefix == "." else f"{prefix}/{normal}")  # never a file outside the folder
+            return {rel: self._rel_digest(rel) for rel in sorted(found)}
 
         path = self.root / spec.path
         key = self._key("check", spec.path, self.digest(path), self.digest(path.with_suffix(".jinja")))
@@ -247,8 +262,9 @@ class ProjectResult:
         """Return whether this cache may answer: not with prompts_dir ".", where what is read depends on git."""
         return (self.root / self.config.prompts_dir).resolve() != self.root.resolve()
 
-    def save(self, project: Project, diagnostics: list[Diagnostic]) -> None:
-        """Keep this answer, with how each custom module the prompts name resolved, and the loaded project."""
+    def save(self, project: Project, diagnostics: list[Diagnostic], *, with_project: bool = True) -> None:
+        """Keep this answer, with how each custom module the prompts name resolved, and (`with_project`) the
+        loaded project: validate needs only the answer, and writing the project costs more than the rest."""
         if not self.usable():
             return
         self.store.save(
@@ -261,7 +277,8 @@ class ProjectResult:
                 "modules": self._modules(project.prompts),
             }
         )
-        self.loaded.save({"key": self.key(), "root": self._root(), "project": project})
+        if with_project:
+            self.loaded.save({"key": self.key(), "root": self._root(), "project": project})
 
 
 def _config_text(config: ProjectConfig) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import stat
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from promptops.cachefile import SignedJson
+from promptops.cachefile import SignedJson, SignedShards
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +72,41 @@ def test_writers_at_once_leave_a_whole_file(tmp_path: Path) -> None:
     final = SignedJson(tmp_path / "state.json", "test").load()
     assert final["n"] == 49 and final["worker"] in (0, 1, 2)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def _key(n: int) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest()
+
+
+def test_shards_rewrite_only_what_changed_and_a_spoiled_shard_costs_only_its_entries(tmp_path: Path) -> None:
+    folder = tmp_path / "shards"
+    entries = {_key(n): {"value": n} for n in range(500)}
+    first = SignedShards(folder, "test")
+    assert first.load() == {}
+    first.save(entries)
+    assert len(list(folder.iterdir())) == SignedShards.SHARDS  # 500 random keys fill every shard
+
+    again = SignedShards(folder, "test")
+    loaded = again.load()
+    assert loaded == entries
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    changed, gone = _key(1), _key(2)
+    kept = {k: v for k, v in loaded.items() if k != gone}  # the very objects load() gave, but one
+    kept[changed] = {"value": "new"}
+    kept[_key(1000)] = {"value": 1000}
+    again.save(kept)
+    touched = {p.name for p in folder.iterdir() if before.get(p.name) != p.stat().st_mtime_ns}
+    expected = {f"{int(k[:2], 16) * SignedShards.SHARDS // 256:02x}.pickle" for k in (changed, gone, _key(1000))}
+    assert touched == expected
+    assert SignedShards(folder, "test").load() == kept
+
+    spoiled = next(iter(expected))
+    (folder / spoiled).write_bytes(b"\0" * 40)
+    survivors = SignedShards(folder, "test").load()
+    assert survivors == {k: v for k, v in kept.items() if f"{int(k[:2], 16) // 4:02x}.pickle" != spoiled}
+    assert SignedShards(folder, "other purpose").load() == {}
+
+    emptied = SignedShards(folder, "test")
+    emptied.load()
+    emptied.save({})
+    assert list(folder.iterdir()) == []

@@ -284,7 +284,7 @@ def test_langfuse_diff_costs_one_listing_plus_one_fetch_per_changed_prompt_and_o
     assert requests("diff") == [listing]  # production's text is cached: a version's content never changes
     state = project.root / ".promptops" / "cache"
     assert sorted(p.name.split("-")[0] for p in state.iterdir()) == [
-        "config.json", "langfuse", "validate", "validate", "validate.pickle"
+        "config.json", "langfuse", "validate", "validate", "validate"
     ]  # fmt: skip
 
     # A second version (an edit in the UI, say): which version holds production must be asked, once.

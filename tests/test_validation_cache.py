@@ -30,7 +30,12 @@ def prompt(n: int, words: str) -> str:
 EDITS = st.lists(
     st.one_of(
         st.tuples(st.just("reword"), st.integers(0, 3), st.sampled_from(["hello", "goodbye", "{{ missing }}"])),
-        st.tuples(st.just("partial"), st.just(0), st.sampled_from(["Be kind.\n", "Be brief.\n", "{% if %}\n"])),
+        st.tuples(
+            st.just("partial"),
+            st.just(0),
+            st.sampled_from(["Be kind.\n", "Be brief.\n", "{% if %}\n", "{% include '_partials/deeper.jinja' %}\n"]),
+        ),
+        st.tuples(st.sampled_from(["unpartial", "deeper", "undeeper"]), st.just(0), st.just("")),  # partials come, go
         st.tuples(st.just("dataset"), st.just(0), st.sampled_from(["x", "y"])),
         st.tuples(st.just("break"), st.integers(0, 3), st.just("")),
         st.tuples(st.just("secret"), st.integers(0, 3), st.just("")),
@@ -48,6 +53,12 @@ def edit(root: Path, kind: str, n: int, text: str) -> None:
         path.write_text(prompt(n, text), "utf-8")
     elif kind == "partial":
         (root / PARTIAL).write_text(text, "utf-8")
+    elif kind == "unpartial":
+        (root / PARTIAL).unlink(missing_ok=True)
+    elif kind == "deeper":
+        (root / PARTIAL).with_name("deeper.jinja").write_text("Deeper.\n", "utf-8")
+    elif kind == "undeeper":
+        (root / PARTIAL).with_name("deeper.jinja").unlink(missing_ok=True)
     elif kind == "dataset":
         (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
         (root / DATASET).write_text(f"items:\n  - {{id: a, input: {{topic: {text}}}, expected_output: ok}}\n", "utf-8")

@@ -35,13 +35,14 @@ class ValidationResult:
 
 
 def checked(
-    settings: Settings, *, only: str | None = None, whole: ProjectResult | None = None
+    settings: Settings, *, only: str | None = None, whole: ProjectResult | None = None, for_answer: bool = False
 ) -> tuple[Project, list[Diagnostic]]:
     """Load and validate the project (through the incremental cache unless --no-cache; with `only`, just that
     prompt and its files); the project carries the rendered prompts of the prompts that rendered cleanly.
 
     When no file under the prompts folder changed since the last command that loaded all of them, the project
-    comes from that command (validation_cache.ProjectResult); `whole` is the one a caller made already."""
+    comes from that command (validation_cache.ProjectResult); `whole` is the one a caller made already.
+    `for_answer`: the caller wants only the diagnostics (validate), so the project is not kept for next time."""
     from dataclasses import replace
 
     from promptops.validate import validate_and_render
@@ -60,7 +61,7 @@ def checked(
     if cache is not None:
         cache.save(prune=only is None)
     if whole is not None and only is None:
-        whole.save(project, diagnostics)
+        whole.save(project, diagnostics, with_project=not for_answer)
     return project, diagnostics
 
 
@@ -77,7 +78,7 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
     if known is not None:
         diagnostics, prompts, datasets = known
     else:
-        project, diagnostics = checked(settings, whole=whole)  # which keeps the answer for next time
+        project, diagnostics = checked(settings, whole=whole, for_answer=True)  # which keeps the answer
         prompts, datasets = len(project.prompts), len(project.datasets)
     if paths:
         wanted = [_project_relative(settings.root, p) for p in paths]

@@ -149,12 +149,13 @@ def registry(ctx: click.Context) -> Iterator[Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into a message and a documented exit code."""
+    from promptops.cachefile import one_command
     from promptops.cli.masked import masked_output
     from promptops.cli.output import commands_stopped
 
     # Credentials are masked in everything printed, by us or by code we run; in GitHub Actions, whatever is
     # printed is also kept from being read as a workflow command (annotations are let through one by one).
-    with masked_output(), commands_stopped(os.environ.get("GITHUB_ACTIONS") == "true"):
+    with masked_output(), commands_stopped(os.environ.get("GITHUB_ACTIONS") == "true"), one_command():
         _main(argv)
 
 
