@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -44,12 +45,10 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
     prompts = []
     if scope.tracked is not None:
         cache = None  # with prompts_dir ".", what may be read depends on git's index, which the cache keys miss
-    for path in _prompt_files(prompts_root, scope, diagnostics):
-        if cache is not None:
-            load = partial(load_prompt, path, root, config, scope)
-            spec, problems = cache.prompt(path, files.relative(path, root), load)
-        else:
-            spec, problems = load_prompt(path, root, config, scope)
+    prefix = files.relative(prompts_root, root)
+    for rel in _prompt_files(prompts_root, scope, diagnostics):
+        load = partial(_load_at, prompts_root, rel, root, config, scope)  # a Path only for a file that is read
+        spec, problems = cache.prompt(f"{prefix}/{rel}", load) if cache is not None else load()
         diagnostics.extend(problems)
         if spec is not None:
             prompts.append(spec)
@@ -57,7 +56,7 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
     for path in _dataset_files(prompts_root / DATASETS_DIR):
         if cache is not None:
             load_one = partial(load_dataset, path, root, scope)
-            dataset, problems = cache.dataset(path, files.relative(path, root), load_one)
+            dataset, problems = cache.dataset(files.relative(path, root), load_one)
         else:
             dataset, problems = load_dataset(path, root, scope)
         diagnostics.extend(problems)
@@ -66,29 +65,45 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
     return Project(root, config, tuple(prompts), tuple(datasets), tuple(diagnostics), scope=scope)
 
 
-def _prompt_files(prompts_root: Path, scope: ReadScope, found: list[Diagnostic]) -> Iterator[Path]:
-    """Yield every prompt file (anything with a prompt suffix that is not a folder: a FIFO is reported, not skipped).
+def _prompt_files(prompts_root: Path, scope: ReadScope, found: list[Diagnostic]) -> Iterator[str]:
+    """Yield the path (POSIX, relative to the prompts folder) of every prompt file (anything with a prompt suffix
+    that is not a folder: a FIFO is reported, not skipped).
 
     With the project root as the prompts folder, files git does not track are not read, and a warning says so.
     """
     if not prompts_root.is_dir():
         return
     at_root = scope.tracked is not None
-    for path in sorted(prompts_root.rglob("*")):
-        rel = path.relative_to(prompts_root)
-        if rel.parts[0] in (DATASETS_DIR, PARTIALS_DIR) or any(p.startswith(".") for p in rel.parts):
-            continue
-        if path.suffix not in PROMPT_SUFFIXES or (path.is_dir() and not path.is_symlink()):
-            continue
-        if at_root and len(rel.parts) == 1 and rel.name in CONFIG_FILES:
+    for rel in _prompt_candidates(prompts_root):
+        if at_root and "/" not in rel and rel in CONFIG_FILES:
             continue  # promptops.yaml is the configuration, not a prompt
-        if at_root and rel.as_posix() not in (scope.tracked or ()):
+        if at_root and rel not in (scope.tracked or ()):
             message = "not read: with prompts_dir '.', promptops reads only files git tracks (`git add` it)"
-            found.append(
-                Diagnostic(printable.escaped(rel.as_posix()), None, None, "untracked-file", "warning", message)
-            )
+            found.append(Diagnostic(printable.escaped(rel), None, None, "untracked-file", "warning", message))
             continue
-        yield path
+        yield rel
+
+
+def _load_at(
+    prompts_root: Path, rel: str, root: Path, config: ProjectConfig, scope: ReadScope
+) -> tuple[PromptSpec | None, list[Diagnostic]]:
+    return load_prompt(prompts_root / rel, root, config, scope)
+
+
+def _prompt_candidates(prompts_root: Path) -> list[str]:
+    """Return the paths (relative, POSIX) of everything under the prompts folder with a prompt suffix that is not
+    a folder (a link to one is, like a FIFO, reported when read), outside datasets/, _partials/ and dot-paths,
+    in path order."""
+    found = []
+    top_length = len(str(prompts_root)) + 1
+    for folder, dirs, names in os.walk(prompts_root):
+        below = folder[top_length:].replace(os.sep, "/")
+        dirs[:] = [d for d in dirs if not d.startswith(".") and (below or d not in (DATASETS_DIR, PARTIALS_DIR))]
+        links = [d for d in dirs if d.endswith(PROMPT_SUFFIXES) and os.path.islink(os.path.join(folder, d))]
+        for name in (*names, *links):
+            if not name.startswith(".") and name.endswith(PROMPT_SUFFIXES) and name not in PROMPT_SUFFIXES:
+                found.append(f"{below}/{name}" if below else name)
+    return sorted(found, key=lambda rel: rel.split("/"))
 
 
 def _dataset_files(folder: Path) -> Iterator[Path]:

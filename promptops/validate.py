@@ -207,10 +207,10 @@ def _experiment_problems(
         return []
     diags = []
     exp = spec.experiment
-    dataset_files = project.prompts_root / "datasets"
 
     def broken() -> bool:  # a dataset file that failed to load reports its own errors
-        return any((dataset_files / f"{exp.dataset}{suffix}").exists() for suffix in (".yaml", ".yml", ".jsonl"))
+        folder = project.prompts_root / "datasets"
+        return any((folder / f"{exp.dataset}{suffix}").exists() for suffix in (".yaml", ".yml", ".jsonl"))
 
     if exp.dataset not in datasets and not broken():
         line, col = spec.position("experiment.dataset")
@@ -359,16 +359,17 @@ def _secrets(
     """Scan every text file under the prompts folder (or those in `scope`), loaded or not: a credential must
     never reach a registry."""
     root = project.prompts_root
-    candidates = sorted(_text_files(root)) if root.is_dir() else []
+    prefix = files.relative(root, project.root)
+    candidates = sorted(_text_files(root, prefix)) if root.is_dir() else []
     if scope is not None:
-        candidates = [p for p in candidates if files.relative(p, project.root) in scope]
-    for path in candidates:
+        candidates = [(rel, path) for rel, path in candidates if rel in scope]
+    for rel, path in candidates:
         scan = partial(_secrets_in, path, project)
-        yield from cache.secrets(path, files.relative(path, project.root), scan) if cache is not None else scan()
+        yield from cache.secrets(rel, scan) if cache is not None else scan()
 
 
-def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
-    read = files.read_text(path, project.root, scope=project.scope, max_bytes=files.MAX_DATASET_BYTES)
+def _secrets_in(path: str, project: Project) -> list[Diagnostic]:
+    read = files.read_text(Path(path), project.root, scope=project.scope, max_bytes=files.MAX_DATASET_BYTES)
     if read.text is None:
         return []
     found, seen = [], set()
@@ -390,11 +391,15 @@ def _secrets_in(path: Path, project: Project) -> list[Diagnostic]:
     return found
 
 
-def _text_files(root: Path) -> Iterator[Path]:
-    """Yield the regular files under `root`, not descending into dot-folders (.git, .venv): never read anyway."""
+def _text_files(root: Path, prefix: str) -> Iterator[tuple[str, str]]:
+    """Yield (project-relative path, full path) of the regular files under `root` (at `prefix` in the project),
+    not descending into dot-folders (.git, .venv): never read anyway."""
+    top_length = len(str(root)) + 1
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        below = folder[top_length:].replace(os.sep, "/")
+        at = "/".join(part for part in (prefix, below) if part and part != ".")
         for name in names:
-            path = Path(folder) / name
-            if not name.startswith(".") and path.is_file():
-                yield path
+            path = os.path.join(folder, name)
+            if not name.startswith(".") and os.path.isfile(path):
+                yield (f"{at}/{name}" if at else name), path

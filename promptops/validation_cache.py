@@ -54,28 +54,23 @@ def package_fingerprint() -> str:
 class ValidationCache:
     """One command's view of the cache: what it read, what it computed, and one save at the end."""
 
-    def __init__(self, root: Path, config: ProjectConfig, digests: Mapping[Path, str | None] | None = None) -> None:
+    def __init__(self, root: Path, config: ProjectConfig, digests: Mapping[str, str | None] | None = None) -> None:
         self.root = root
         self.store = SignedShards(root / ".promptops" / "cache" / "validate", FORMAT)
         self.old: dict[str, Any] = self.store.load()
         self.new: dict[str, Any] = {}
         self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(config)}".encode()).hexdigest()
-        self._digests: dict[Path, str | None] = dict(digests or {})  # read already (ProjectResult.key)
-        self._by_rel: dict[str, str | None] = {}  # the same, by project-relative path (what entries record)
+        self._digests: dict[str, str | None] = dict(digests or {})  # by project-relative path; ProjectResult.key
         self._changed = False  # a result was computed this run (a hit under an unchanged key is no change)
 
-    def digest(self, path: Path) -> str | None:
-        """Return the hash of a file's bytes (None when it is not a readable regular file), once per command."""
-        if path not in self._digests:
+    def digest(self, rel: str) -> str | None:
+        """Return the hash of the bytes of a file (by its project-relative path; None when it is not a readable
+        regular file), once per command."""
+        if rel not in self._digests:
             # Bounded and non-blocking like every read of the checkout: a PR's link to a FIFO or a huge file.
-            data = regular_bytes(path)
-            self._digests[path] = hashlib.sha256(data).hexdigest() if data is not None else None
-        return self._digests[path]
-
-    def _rel_digest(self, rel: str) -> str | None:
-        if rel not in self._by_rel:
-            self._by_rel[rel] = self.digest(self.root / rel)
-        return self._by_rel[rel]
+            data = regular_bytes(self.root / rel)
+            self._digests[rel] = hashlib.sha256(data).hexdigest() if data is not None else None
+        return self._digests[rel]
 
     def _key(self, kind: str, *parts: object) -> str:
         return hashlib.sha256("\0".join(map(str, (self.base, kind, *parts))).encode()).hexdigest()
@@ -85,7 +80,7 @@ class ValidationCache:
         if not isinstance(entry, dict):
             return None
         deps = entry.get("deps", {})
-        if not isinstance(deps, dict) or any(self._rel_digest(rel) != sha for rel, sha in deps.items()):
+        if not isinstance(deps, dict) or any(self.digest(rel) != sha for rel, sha in deps.items()):
             return None
         self.new[key] = entry
         return entry.get("value")
@@ -107,9 +102,9 @@ class ValidationCache:
 
     # -- what is cached ----------------------------------------------------------------------------
 
-    def prompt(self, path: Path, rel: str, load: Callable[[], LoadResult]) -> LoadResult:
+    def prompt(self, rel: str, load: Callable[[], LoadResult]) -> LoadResult:
         """Return a prompt file's spec and load problems, from the cache when the file is unchanged."""
-        key = self._key("prompt", rel, self.digest(path), self.digest(path.with_suffix(".jinja")))
+        key = self._key("prompt", rel, self.digest(rel), self.digest(_sibling_template(rel)))
         spec, problems = self._memo(key, lambda: _frozen(load()))
         return spec, list(problems)
 
@@ -127,23 +122,22 @@ class ValidationCache:
                 normal = posixpath.normpath(name)
                 if not normal.startswith(("/", "../")) and not any(p.startswith(".") for p in normal.split("/")):
                     found.add(normal if prefix == "." else f"{prefix}/{normal}")  # never a file outside the folder
-            return {rel: self._rel_digest(rel) for rel in sorted(found)}
+            return {rel: self.digest(rel) for rel in sorted(found)}
 
-        path = self.root / spec.path
-        key = self._key("check", spec.path, self.digest(path), self.digest(path.with_suffix(".jinja")))
+        key = self._key("check", spec.path, self.digest(spec.path), self.digest(_sibling_template(spec.path)))
         problems, rendered = self._memo(key, lambda: _frozen_check(run()), sources)
         return list(problems), rendered
 
     def dataset(
-        self, path: Path, rel: str, load: Callable[[], tuple[DatasetSpec | None, list[Diagnostic]]]
+        self, rel: str, load: Callable[[], tuple[DatasetSpec | None, list[Diagnostic]]]
     ) -> tuple[DatasetSpec | None, list[Diagnostic]]:
         """Return a dataset file's spec and problems, from the cache when the file is unchanged."""
-        dataset, problems = self._memo(self._key("dataset", rel, self.digest(path)), lambda: _frozen(load()))
+        dataset, problems = self._memo(self._key("dataset", rel, self.digest(rel)), lambda: _frozen(load()))
         return dataset, list(problems)
 
-    def secrets(self, path: Path, rel: str, scan: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
+    def secrets(self, rel: str, scan: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
         """Return the secret findings of a file, from the cache when its bytes are unchanged."""
-        return list(self._memo(self._key("secrets", rel, self.digest(path)), lambda: tuple(scan())))
+        return list(self._memo(self._key("secrets", rel, self.digest(rel)), lambda: tuple(scan())))
 
     def save(self, *, prune: bool = True) -> None:
         """Write what this command used, if anything changed. With `prune` (a command that read every file), the
@@ -181,7 +175,7 @@ class ProjectResult:
         self._key: str | None = None
         self._saved: dict[str, Any] | None = None
         self._files: dict[str, tuple[tuple[int, ...], str, bool]] = {}  # rel -> (stat, sha256, trusted), for save
-        self.digests: dict[Path, str | None] = {}  # of the regular files read for the key: ValidationCache reuses them
+        self.digests: dict[str, str | None] = {}  # project-relative path -> hash, read for the key (ValidationCache)
 
     def _previous(self) -> dict[str, Any]:
         if self._saved is None:
@@ -200,9 +194,10 @@ class ProjectResult:
             known = self._previous().get("files", {})
             now = time.time_ns()
             prompts = self.root / self.config.prompts_dir
+            prefix = prompts.relative_to(self.root).as_posix() + "/"
             digest = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(self.config)}".encode())
-            for path in _tree(prompts):
-                rel, info = path.relative_to(prompts).as_posix(), path.lstat()
+            for rel, path in _tree(prompts):
+                info = os.lstat(path)
                 digest.update(f"\0{rel}\0{info.st_mode}\0".encode())  # a link, a FIFO, an unreadable file all count
                 if stat.S_ISLNK(info.st_mode):
                     digest.update(os.readlink(path).encode())
@@ -212,12 +207,12 @@ class ProjectResult:
                     if isinstance(old, tuple) and old[0] == signature and old[2]:
                         sha: str | None = old[1]
                     else:
-                        data = regular_bytes(path)  # bounded, like every read of the checkout
+                        data = regular_bytes(Path(path))  # bounded, like every read of the checkout
                         sha = hashlib.sha256(data).hexdigest() if data is not None else None
                     if sha is not None:
                         trusted = max(info.st_mtime_ns, info.st_ctime_ns) < now - RACY_NS
                         self._files[rel] = (signature, sha, trusted)
-                    self.digests[path] = sha
+                    self.digests[prefix + rel] = sha
                     digest.update((sha or "unreadable").encode())
             self._key = digest.hexdigest()
         return self._key
@@ -292,9 +287,17 @@ def _custom_targets(spec: PromptSpec) -> list[str]:
     return [t for t in (exp.task, exp.retriever or "", *(e.kind for e in exp.evaluators)) if ":" in t]
 
 
-def _tree(folder: Path) -> list[Path]:
-    """Return every entry below `folder`, sorted, without following links into other folders."""
+def _tree(folder: Path) -> list[tuple[str, str]]:
+    """Return (path relative to `folder` in POSIX form, full path) of every entry below it, sorted, without
+    following links into other folders."""
     found = []
+    top_length = len(str(folder)) + 1
     for top, dirs, names in os.walk(folder, followlinks=False):
-        found += [Path(top) / n for n in (*dirs, *names)]
+        relative = top[top_length:].replace(os.sep, "/")
+        found += [(f"{relative}/{n}" if relative else n, os.path.join(top, n)) for n in (*dirs, *names)]
     return sorted(found)
+
+
+def _sibling_template(rel: str) -> str:
+    """Return the path of a prompt file's sibling template: `a/b.yaml` -> `a/b.jinja`."""
+    return posixpath.splitext(rel)[0] + ".jinja"
