@@ -17,6 +17,8 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 def unsafe_char(text: str) -> str | None:
     """Return the first control, format (bidi) or separator character in `text`, or None."""
+    if text.isprintable():  # str.isprintable is false for every unsafe category (and a few safe ones, below)
+        return None
     return next((c for c in text if unicodedata.category(c) in UNSAFE_CATEGORIES), None)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptops import files, portability, printable, render, sensitive
-from promptops.model import DatasetSpec, Diagnostic, Project, PromptSpec, RenderedPrompt
+from promptops.model import DatasetItem, DatasetSpec, Diagnostic, Project, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
     from promptops.validation_cache import ValidationCache
@@ -55,28 +55,30 @@ def validate_and_render(
     partials: render.Partials = {}  # each partial is read and analysed once in this pass
     prompts_root, sizes = project.prompts_root, dict[str, int]()  # sizes: of dataset files, asked once
     for spec in specs:
-        diags.extend(name_problems(spec))
-        diags.extend(label_problems(spec))
         included: set[str] = set()
-        check = partial(
-            render.check_prompt,
-            spec,
-            prompts_root,
-            project.root,
-            scope=project.scope,
-            partials=partials,
-            included=included,
-        )
+        check = partial(_check_prompt, spec, project, partials, included)
         problems, result = cache.check(spec, prompts_root, check, included) if cache is not None else check()
         diags.extend(problems)
-        unportable = portability_problems(spec, result) if result is not None else []
-        diags.extend(unportable)
-        if result is not None and not unportable:
+        if result is not None:
             rendered[spec.name] = result
         diags.extend(_experiment_problems(spec, project, datasets, sizes))
     diags.extend(_dataset_coverage(project, specs))
     diags.extend(_secrets(project, scope, cache))
     return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
+
+
+def _check_prompt(
+    spec: PromptSpec, project: Project, partials: render.Partials, included: set[str]
+) -> tuple[list[Diagnostic], RenderedPrompt | None]:
+    """Return what depends on a prompt's own files (and the partials it includes) only: its name, labels and
+    templates, and whether what it renders compiles alike in every SDK; and the rendering, when all is well."""
+    diags = [*name_problems(spec), *label_problems(spec)]
+    problems, result = render.check_prompt(
+        spec, project.prompts_root, project.root, scope=project.scope, partials=partials, included=included
+    )
+    diags.extend(problems)
+    unportable = portability_problems(spec, result) if result is not None else []
+    return [*diags, *unportable], (None if unportable else result)
 
 
 def _files_of(project: Project, specs: Iterable[PromptSpec]) -> set[str]:
@@ -331,6 +333,7 @@ def _experiment_size(spec: PromptSpec, root: Path, dataset: object, sizes: dict[
 
 def _dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
     """Every item of a dataset must give every required runtime variable of the prompts that use it."""
+    lacking: dict[tuple[str, tuple[str, ...]], list[tuple[DatasetItem, list[str]]]] = {}  # many prompts share both
     for spec in specs:
         if spec.experiment is None or spec.experiment.task not in ("generate", "rag"):
             continue  # a custom task builds its own variables
@@ -338,19 +341,20 @@ def _dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator
         if dataset is None:
             continue
         supplied_by_task = {"context"} if spec.experiment.task == "rag" else set()
-        required = [v.name for v in spec.variables if v.required and v.name not in supplied_by_task]
-        for item in dataset.items:
-            missing = [name for name in required if name not in item.input]
-            if missing:
-                yield Diagnostic(
-                    dataset.path,
-                    item.line,
-                    None,
-                    "dataset-missing-variable",
-                    "error",
-                    f"item {item.id!r} has no input {', '.join(map(repr, missing))}, which prompt {spec.name!r} "
-                    "requires: add it to the item's `input`",
-                )
+        required = tuple(v.name for v in spec.variables if v.required and v.name not in supplied_by_task)
+        if (dataset.name, required) not in lacking:
+            found = [(item, [name for name in required if name not in item.input]) for item in dataset.items]
+            lacking[dataset.name, required] = [(item, missing) for item, missing in found if missing]
+        for item, missing in lacking[dataset.name, required]:
+            yield Diagnostic(
+                dataset.path,
+                item.line,
+                None,
+                "dataset-missing-variable",
+                "error",
+                f"item {item.id!r} has no input {', '.join(map(repr, missing))}, which prompt {spec.name!r} "
+                "requires: add it to the item's `input`",
+            )
 
 
 def _secrets(

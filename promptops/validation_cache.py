@@ -62,6 +62,7 @@ class ValidationCache:
         self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(config)}".encode()).hexdigest()
         self._digests: dict[str, str | None] = dict(digests or {})  # by project-relative path; ProjectResult.key
         self._changed = False  # a result was computed this run (a hit under an unchanged key is no change)
+        self._prefixes: dict[Path, str] = {}  # prompts folder -> its project-relative path
 
     def digest(self, rel: str) -> str | None:
         """Return the hash of the bytes of a file (by its project-relative path; None when it is not a readable
@@ -114,7 +115,9 @@ class ValidationCache:
         """Return a prompt's template problems and rendering, recomputed when it or a partial it includes changed;
         `included` is filled by `run` with the include names its checks looked up, found or not (a missing
         partial that appears changes the answer too)."""
-        prefix = prompts_root.relative_to(self.root).as_posix()
+        prefix = self._prefixes.get(prompts_root) or self._prefixes.setdefault(
+            prompts_root, prompts_root.relative_to(self.root).as_posix()
+        )
 
         def sources(_: object) -> dict[str, str | None]:
             found = {spec.path, spec.template_path}
