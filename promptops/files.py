@@ -143,7 +143,11 @@ def _read_regular(path: Path, max_bytes: int) -> tuple[bytes | None, tuple[str, 
                 f"file is {info.st_size:,} bytes; the limit is {max_bytes:,} bytes: split it or move data to a dataset",
             )
         try:
-            data = handle.read(max_bytes + 1)
+            # As much as fstat says (a buffer of max_bytes per read costs more than the read), then the rest of
+            # what the file grew by since, up to one byte past the limit.
+            data = handle.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += handle.read(max_bytes + 1 - len(data))
         except OSError as exc:
             return None, ("unreadable", f"cannot read the file: {exc.strerror or exc}")
     if len(data) > max_bytes:  # it grew after fstat
