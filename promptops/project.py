@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptops import files, printable, schema, yamlfile
+from promptops import files, parallel, printable, schema, yamlfile
 from promptops.config import CONFIG_FILES, budget, gate_policy, load_config
 from promptops.datasets import load_dataset
 from promptops.model import (
@@ -46,9 +46,13 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
     if scope.tracked is not None:
         cache = None  # with prompts_dir ".", what may be read depends on git's index, which the cache keys miss
     prefix = files.relative(prompts_root, root)
-    for rel in _prompt_files(prompts_root, scope, diagnostics):
-        load = partial(_load_at, prompts_root, rel, root, config, scope)  # a Path only for a file that is read
-        spec, problems = cache.prompt(f"{prefix}/{rel}", load) if cache is not None else load()
+    found = [(rel, f"{prefix}/{rel}") for rel in _prompt_files(prompts_root, scope, diagnostics)]
+    todo = [i for i, (_, rel) in enumerate(found) if cache is None or not cache.has_prompt(rel)]
+    # The files not cached: loaded by every core when there are many (parallel.py), in this order.
+    loaded = parallel.ordered_map(lambda j: _load_at(prompts_root, found[todo[j]][0], root, config, scope), len(todo))
+    results = dict(zip(todo, loaded, strict=True))
+    for i, (_, rel) in enumerate(found):
+        spec, problems = cache.prompt(rel, partial(results.__getitem__, i)) if cache is not None else results[i]
         diagnostics.extend(problems)
         if spec is not None:
             prompts.append(spec)

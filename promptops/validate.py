@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptops import files, portability, printable, render, sensitive
+from promptops import files, parallel, portability, printable, render, sensitive
 from promptops.model import DatasetItem, DatasetSpec, Diagnostic, Project, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
@@ -54,10 +54,16 @@ def validate_and_render(
     datasets = {d.name: d for d in project.datasets}
     partials: render.Partials = {}  # each partial is read and analysed once in this pass
     prompts_root, sizes = project.prompts_root, dict[str, int]()  # sizes: of dataset files, asked once
-    for spec in specs:
-        included: set[str] = set()
-        check = partial(_check_prompt, spec, project, partials, included)
-        problems, result = cache.check(spec, prompts_root, check, included) if cache is not None else check()
+    todo = [i for i, spec in enumerate(specs) if cache is None or not cache.has_check(spec)]
+    # The prompts not cached: checked by every core when there are many (parallel.py), in this order.
+    checked = parallel.ordered_map(lambda j: _check_prompt(specs[todo[j]], project, partials), len(todo))
+    checks = dict(zip(todo, checked, strict=True))
+    for i, spec in enumerate(specs):
+        if cache is not None:
+            included = checks[i][2] if i in checks else ()
+            problems, result = cache.check(spec, prompts_root, partial(_without_includes, checks, i), included)
+        else:
+            problems, result, _ = checks[i]
         diags.extend(problems)
         if result is not None:
             rendered[spec.name] = result
@@ -68,17 +74,25 @@ def validate_and_render(
 
 
 def _check_prompt(
-    spec: PromptSpec, project: Project, partials: render.Partials, included: set[str]
-) -> tuple[list[Diagnostic], RenderedPrompt | None]:
+    spec: PromptSpec, project: Project, partials: render.Partials
+) -> tuple[list[Diagnostic], RenderedPrompt | None, set[str]]:
     """Return what depends on a prompt's own files (and the partials it includes) only: its name, labels and
-    templates, and whether what it renders compiles alike in every SDK; and the rendering, when all is well."""
-    diags = [*name_problems(spec), *label_problems(spec)]
+    templates, and whether what it renders compiles alike in every SDK; the rendering, when all is well; and
+    the include names its checks looked up (what the answer depends on)."""
+    diags, included = [*name_problems(spec), *label_problems(spec)], set[str]()
     problems, result = render.check_prompt(
         spec, project.prompts_root, project.root, scope=project.scope, partials=partials, included=included
     )
     diags.extend(problems)
     unportable = portability_problems(spec, result) if result is not None else []
-    return [*diags, *unportable], (None if unportable else result)
+    return [*diags, *unportable], (None if unportable else result), included
+
+
+def _without_includes(
+    checks: Mapping[int, tuple[list[Diagnostic], RenderedPrompt | None, set[str]]], i: int
+) -> tuple[list[Diagnostic], RenderedPrompt | None]:
+    problems, result, _ = checks[i]
+    return problems, result
 
 
 def _files_of(project: Project, specs: Iterable[PromptSpec]) -> set[str]:

@@ -103,11 +103,24 @@ class ValidationCache:
 
     # -- what is cached ----------------------------------------------------------------------------
 
+    def _prompt_key(self, rel: str) -> str:
+        return self._key("prompt", rel, self.digest(rel), self.digest(_sibling_template(rel)))
+
+    def has_prompt(self, rel: str) -> bool:
+        """Return whether prompt() would answer from the cache (its result need not be computed)."""
+        return self._hit(self._prompt_key(rel)) is not None
+
     def prompt(self, rel: str, load: Callable[[], LoadResult]) -> LoadResult:
         """Return a prompt file's spec and load problems, from the cache when the file is unchanged."""
-        key = self._key("prompt", rel, self.digest(rel), self.digest(_sibling_template(rel)))
-        spec, problems = self._memo(key, lambda: _frozen(load()))
+        spec, problems = self._memo(self._prompt_key(rel), lambda: _frozen(load()))
         return spec, list(problems)
+
+    def _check_key(self, spec: PromptSpec) -> str:
+        return self._key("check", spec.path, self.digest(spec.path), self.digest(_sibling_template(spec.path)))
+
+    def has_check(self, spec: PromptSpec) -> bool:
+        """Return whether check() would answer from the cache (the prompt need not be checked)."""
+        return self._hit(self._check_key(spec)) is not None
 
     def check(
         self, spec: PromptSpec, prompts_root: Path, run: Callable[[], CheckResult], included: Iterable[str]
@@ -127,8 +140,7 @@ class ValidationCache:
                     found.add(normal if prefix == "." else f"{prefix}/{normal}")  # never a file outside the folder
             return {rel: self.digest(rel) for rel in sorted(found)}
 
-        key = self._key("check", spec.path, self.digest(spec.path), self.digest(_sibling_template(spec.path)))
-        problems, rendered = self._memo(key, lambda: _frozen_check(run()), sources)
+        problems, rendered = self._memo(self._check_key(spec), lambda: _frozen_check(run()), sources)
         return list(problems), rendered
 
     def dataset(

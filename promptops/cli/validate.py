@@ -24,7 +24,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
 
     Collects every problem (YAML, schema, Jinja, variables, names, labels, datasets, experiment
     links, secrets), prints them sorted by file and line, and exits 1 if any is an error.
-    Writes nothing anywhere.
+    Writes nothing but its cache (.promptops/cache/): only files changed since are checked again.
+    A large repository is checked on every core (PROMPTOPS_WORKERS=N sets how many; 1: none).
     """
     from promptops import api
 
