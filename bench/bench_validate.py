@@ -1,9 +1,10 @@
 """Benchmark `promptops validate`: start-up cost next to bare Python, and time per prompt on 2,000 prompts.
 
 Next to the bare floor (a process that only YAML-loads each file with libyaml and Jinja-parses and compiles its
-templates), (d) runs cold (`--no-cache`), warm (nothing changed since the last run) and with one file changed
-before each run (the incremental cache, promptops/validation_cache.py); the incremental floor is what any run
-keyed on file bytes pays before it can check the changed file (the imports that needs, reading every file).
+templates), (d) runs cold (`--no-cache`; with a worker process per core, and in one process), warm (nothing
+changed since the last run) and with one file changed before each run (the incremental cache,
+promptops/validation_cache.py); the incremental floor is what any run keyed on file bytes pays before it can
+check the changed file (the imports that needs, reading every file).
 
 Run by hand from the repository root: `.venv/bin/python bench/bench_validate.py` (`--prompts 200 --runs 3` for a
 smoke run, `--profile` to also print the cProfile hotspots of validating the generated repository in-process).
@@ -128,12 +129,12 @@ def generated_repo(folder: Path, count: int) -> Path:
 CHILD_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def median_seconds(command: list[str], runs: int, *, expect: int = 0) -> float:
+def median_seconds(command: list[str], runs: int, *, expect: int = 0, env: dict[str, str] | None = None) -> float:
     """Run a command `runs` times (after one warm-up run) and return the median wall time in seconds."""
     times = []
     for i in range(runs + 1):
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, env=CHILD_ENV)
+        done = subprocess.run(command, capture_output=True, text=True, env={**CHILD_ENV, **(env or {})})
         elapsed = time.perf_counter() - start
         if done.returncode != expect:
             raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
@@ -248,6 +249,10 @@ def main() -> None:
         small = median_seconds([*cli, "--project", str(examples), "validate"], args.runs)
         floor = median_seconds([sys.executable, "-c", FLOOR, str(generated / "prompts")], args.large_runs)
         large = median_seconds([*cli, "--project", str(generated), "--no-cache", "validate"], args.large_runs)
+        one_process = {"PROMPTOPS_WORKERS": "1"}
+        alone = median_seconds(
+            [*cli, "--project", str(generated), "--no-cache", "validate"], args.large_runs, env=one_process
+        )
         warm = median_seconds([*cli, "--project", str(generated), "validate"], args.large_runs)
         one = next((generated / "prompts").rglob("assistant-*.yaml"))
         changed = median_changing([*cli, "--project", str(generated), "validate"], args.large_runs, one)
@@ -263,7 +268,8 @@ def main() -> None:
     ]
     floor_rows = [
         ("floor: YAML-load (libyaml) and Jinja-compile every prompt", floor, "1.00×"),
-        ("(d) cold (`--no-cache`)", large, f"{large / floor:.2f}×"),
+        ("(d) cold (`--no-cache`), a worker per core", large, f"{large / floor:.2f}×"),
+        ("(d) cold, one process (`PROMPTOPS_WORKERS=1`)", alone, f"{alone / floor:.2f}×"),
         ("(d) warm (nothing changed)", warm, f"{warm / floor:.2f}×"),
         ("(d) one file changed", changed, f"{changed / floor:.2f}×"),
         ("incremental floor: import yaml, jinja2, jsonschema; read and hash every file", incremental,
