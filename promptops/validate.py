@@ -245,19 +245,20 @@ def _experiment_problems(
     from promptops.evaluators import check_spec
 
     for i, ev in enumerate(exp.evaluators):
-        line, col = spec.position(f"experiment.evaluators.{i}")
         bad = printable.unsafe_char(ev.name)
         if bad is not None:
-            message = f"evaluator {printable.escaped(ev.name)!r}: the name must not contain {printable.describe(bad)}"
-            diags.append(Diagnostic(spec.path, line, col, "evaluator", "error", message))
-            continue
-        problems = check_spec(ev)
-        if not problems and ":" in ev.kind:
-            problems = module_problems(ev.kind, project.root)
-        diags.extend(
-            Diagnostic(spec.path, line, col, "evaluator", "error", f"evaluator {ev.name!r}: {problem}")
-            for problem in problems
-        )
+            problems = [f"the name must not contain {printable.describe(bad)}"]
+            name = printable.escaped(ev.name)
+        else:
+            problems, name = check_spec(ev), ev.name
+            if not problems and ":" in ev.kind:
+                problems = module_problems(ev.kind, project.root)
+        if problems:  # (positions are looked up only for a problem: most prompts have none)
+            line, col = spec.position(f"experiment.evaluators.{i}")
+            diags.extend(
+                Diagnostic(spec.path, line, col, "evaluator", "error", f"evaluator {name!r}: {problem}")
+                for problem in problems
+            )
     for key, target in (("experiment.task", exp.task), ("experiment.retriever", exp.retriever or "")):
         if ":" in target:
             line, col = spec.position(key) if key in spec.positions else spec.position("experiment")

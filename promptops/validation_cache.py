@@ -63,6 +63,7 @@ class ValidationCache:
         self._digests: dict[str, str | None] = dict(digests or {})  # by project-relative path; ProjectResult.key
         self._changed = False  # a result was computed this run (a hit under an unchanged key is no change)
         self._prefixes: dict[Path, str] = {}  # prompts folder -> its project-relative path
+        self._file_keys: dict[tuple[str, str], str] = {}  # (kind, prompt file) -> its key, made once
 
     def digest(self, rel: str) -> str | None:
         """Return the hash of the bytes of a file (by its project-relative path; None when it is not a readable
@@ -76,8 +77,17 @@ class ValidationCache:
     def _key(self, kind: str, *parts: object) -> str:
         return hashlib.sha256("\0".join(map(str, (self.base, kind, *parts))).encode()).hexdigest()
 
+    def _file_key(self, kind: str, rel: str) -> str:
+        """Return the key of a result about one prompt file: its path and the bytes of it and its template."""
+        if (kind, rel) not in self._file_keys:
+            template = _sibling_template(rel)
+            self._file_keys[kind, rel] = self._key(kind, rel, self.digest(rel), self.digest(template))
+        return self._file_keys[kind, rel]
+
     def _hit(self, key: str) -> Any | None:
-        entry = self.old.get(key) if key not in self.new else self.new[key]
+        if key in self.new:  # used or made already by this command: its files were checked then
+            return self.new[key].get("value")
+        entry = self.old.get(key)
         if not isinstance(entry, dict):
             return None
         deps = entry.get("deps", {})
@@ -103,24 +113,18 @@ class ValidationCache:
 
     # -- what is cached ----------------------------------------------------------------------------
 
-    def _prompt_key(self, rel: str) -> str:
-        return self._key("prompt", rel, self.digest(rel), self.digest(_sibling_template(rel)))
-
     def has_prompt(self, rel: str) -> bool:
         """Return whether prompt() would answer from the cache (its result need not be computed)."""
-        return self._hit(self._prompt_key(rel)) is not None
+        return self._hit(self._file_key("prompt", rel)) is not None
 
     def prompt(self, rel: str, load: Callable[[], LoadResult]) -> LoadResult:
         """Return a prompt file's spec and load problems, from the cache when the file is unchanged."""
-        spec, problems = self._memo(self._prompt_key(rel), lambda: _frozen(load()))
+        spec, problems = self._memo(self._file_key("prompt", rel), lambda: _frozen(load()))
         return spec, list(problems)
-
-    def _check_key(self, spec: PromptSpec) -> str:
-        return self._key("check", spec.path, self.digest(spec.path), self.digest(_sibling_template(spec.path)))
 
     def has_check(self, spec: PromptSpec) -> bool:
         """Return whether check() would answer from the cache (the prompt need not be checked)."""
-        return self._hit(self._check_key(spec)) is not None
+        return self._hit(self._file_key("check", spec.path)) is not None
 
     def check(
         self, spec: PromptSpec, prompts_root: Path, run: Callable[[], CheckResult], included: Iterable[str]
@@ -140,7 +144,7 @@ class ValidationCache:
                     found.add(normal if prefix == "." else f"{prefix}/{normal}")  # never a file outside the folder
             return {rel: self.digest(rel) for rel in sorted(found)}
 
-        problems, rendered = self._memo(self._check_key(spec), lambda: _frozen_check(run()), sources)
+        problems, rendered = self._memo(self._file_key("check", spec.path), lambda: _frozen_check(run()), sources)
         return list(problems), rendered
 
     def dataset(
