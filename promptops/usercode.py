@@ -17,15 +17,19 @@ exit 130 and nothing decided, which fails a gate, never passes it.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from promptops.errors import ConfigError, PromptopsError
+
+if TYPE_CHECKING:
+    import asyncio
 
 MAX_MESSAGE_CHARS = 500  # of a user exception's text in an item error or a message
 
@@ -44,6 +48,9 @@ def describe(exc: BaseException) -> str:
 
 def being_cancelled() -> bool:
     """Return whether the running asyncio task has been asked to stop (a time limit or Ctrl-C)."""
+    asyncio = sys.modules.get("asyncio")  # not imported: no loop runs (validation needs none, and skips its import)
+    if asyncio is None:
+        return False
     try:
         task = asyncio.current_task()
     except RuntimeError:  # no running loop
@@ -103,13 +110,19 @@ def building(what: str) -> Iterator[None]:
             yield
         except PromptopsError:
             raise
-        except asyncio.CancelledError:
-            if being_cancelled():
-                raise
-            raise ConfigError(f"{what}: raised CancelledError") from None
         except KeyboardInterrupt as exc:
             if real_sigint() is not False:  # a real Ctrl-C, or a thread that cannot tell: exit 130, nothing decided
                 raise
             raise ConfigError(f"{what}: {describe(exc)}") from None
         except BaseException as exc:  # SystemExit and the rest: the user code failed, promptops goes on
+            if _cancellation(exc):
+                if being_cancelled():
+                    raise
+                raise ConfigError(f"{what}: raised CancelledError") from None
             raise ConfigError(f"{what}: {describe(exc)}") from None
+
+
+def _cancellation(exc: BaseException) -> bool:
+    """Return whether `exc` is asyncio's CancelledError (which only exists once something imported asyncio)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
