@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptops.model import Project, ProjectConfig
-from promptops.registry.base import Registry
 
 if TYPE_CHECKING:
+    from promptops.registry.base import Registry
     from promptops.validation_cache import ValidationCache
 
 
