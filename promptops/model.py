@@ -264,6 +264,7 @@ class Project:
     diagnostics: tuple[Diagnostic, ...]
     rendered: Mapping[str, RenderedPrompt] = field(default_factory=dict)  # filled once the project validated
     scope: ReadScope | None = None  # what loading was allowed to read (None: the prompts folder, no git rule)
+    scanned: frozenset[str] = frozenset()  # files whose secrets loading reported already (with their problems)
 
     @property
     def prompts_root(self) -> Path:

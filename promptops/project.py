@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptops import files, parallel, printable, schema, yamlfile
+from promptops import files, parallel, printable, schema, sensitive, yamlfile
 from promptops.config import CONFIG_FILES, budget, gate_policy, load_config
 from promptops.datasets import load_dataset
 from promptops.model import (
@@ -51,9 +51,12 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
     # The files not cached: loaded by every core when there are many (parallel.py), in this order.
     loaded = parallel.ordered_map(lambda j: _load_at(prompts_root, found[todo[j]][0], root, config, scope), len(todo))
     results = dict(zip(todo, loaded, strict=True))
+    scanned = set()
     for i, (_, rel) in enumerate(found):
-        spec, problems = cache.prompt(rel, partial(results.__getitem__, i)) if cache is not None else results[i]
+        spec, problems, read = cache.prompt(rel, partial(results.__getitem__, i)) if cache is not None else results[i]
         diagnostics.extend(problems)
+        if read:
+            scanned.add(rel)
         if spec is not None:
             prompts.append(spec)
     datasets = []
@@ -66,7 +69,9 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
         diagnostics.extend(problems)
         if dataset is not None:
             datasets.append(dataset)
-    return Project(root, config, tuple(prompts), tuple(datasets), tuple(diagnostics), scope=scope)
+    return Project(
+        root, config, tuple(prompts), tuple(datasets), tuple(diagnostics), scope=scope, scanned=frozenset(scanned)
+    )
 
 
 def _prompt_files(prompts_root: Path, scope: ReadScope, found: list[Diagnostic]) -> Iterator[str]:
@@ -90,8 +95,14 @@ def _prompt_files(prompts_root: Path, scope: ReadScope, found: list[Diagnostic])
 
 def _load_at(
     prompts_root: Path, rel: str, root: Path, config: ProjectConfig, scope: ReadScope
-) -> tuple[PromptSpec | None, list[Diagnostic]]:
-    return load_prompt(prompts_root / rel, root, config, scope)
+) -> tuple[PromptSpec | None, list[Diagnostic], bool]:
+    """Load a prompt file and, when it could be read, report its secrets with its problems (one read of it)."""
+    path = prompts_root / rel
+    read = files.read_text(path, root, scope=scope)
+    spec, problems = _parsed(read, path, root, config, scope)
+    if read.text is None:
+        return spec, problems, False
+    return spec, [*problems, *sensitive.secret_diagnostics(read.path, read.text)], True
 
 
 def _prompt_candidates(prompts_root: Path) -> list[str]:
@@ -129,7 +140,12 @@ def load_prompt(
 ) -> tuple[PromptSpec | None, list[Diagnostic]]:
     """Parse one prompt file; return the spec (None when it has errors) and its diagnostics."""
     scope = scope or files.read_scope(root / config.prompts_dir, root)
-    read = files.read_text(path, root, scope=scope)
+    return _parsed(files.read_text(path, root, scope=scope), path, root, config, scope)
+
+
+def _parsed(
+    read: files.TextFile, path: Path, root: Path, config: ProjectConfig, scope: ReadScope
+) -> tuple[PromptSpec | None, list[Diagnostic]]:
     if read.problem is not None or read.text is None:
         return None, [read.problem] if read.problem else []
     rel = read.path

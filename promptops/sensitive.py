@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from promptops.model import Diagnostic
+
 SECRET_ENV = ("LANGFUSE_SECRET_KEY", "OPENAI_API_KEY")  # always masked by value
 URL_ENV = ("LANGFUSE_BASE_URL", "LANGFUSE_HOST")  # their password, if any, is masked by value
 MIN_SECRET_CHARS = 6  # shorter values are not masked: masking "abc" everywhere would garble every message
@@ -206,3 +208,16 @@ def _luhn(candidate: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
+
+
+def secret_diagnostics(rel: str, text: str) -> list[Diagnostic]:
+    """Return a file's secrets as `secret` errors: a credential must never reach a registry."""
+    found, seen = [], set()
+    for finding in find_secrets(text):
+        if (finding.line, finding.col) in seen:
+            continue  # an sk-lf- key also matches the wider sk- pattern: one key, one problem
+        seen.add((finding.line, finding.col))
+        article = "an" if finding.kind[0].lower() in "aeio" else "a"
+        message = f"this looks like {article} {finding.kind}: never commit credentials; remove it and rotate the key"
+        found.append(Diagnostic(rel, finding.line, finding.col, "secret", "error", message))
+    return found

@@ -383,31 +383,15 @@ def _secrets(
     if scope is not None:
         candidates = [(rel, path) for rel, path in candidates if rel in scope]
     for rel, path in candidates:
+        if rel in project.scanned:
+            continue  # loading read it and reported its secrets with its problems
         scan = partial(_secrets_in, path, project)
         yield from cache.secrets(rel, scan) if cache is not None else scan()
 
 
 def _secrets_in(path: str, project: Project) -> list[Diagnostic]:
     read = files.read_text(Path(path), project.root, scope=project.scope, max_bytes=files.MAX_DATASET_BYTES)
-    if read.text is None:
-        return []
-    found, seen = [], set()
-    for finding in sensitive.find_secrets(read.text):
-        if (finding.line, finding.col) in seen:
-            continue  # an sk-lf- key also matches the wider sk- pattern: one key, one problem
-        seen.add((finding.line, finding.col))
-        article = "an" if finding.kind[0].lower() in "aeio" else "a"
-        found.append(
-            Diagnostic(
-                read.path,
-                finding.line,
-                finding.col,
-                "secret",
-                "error",
-                f"this looks like {article} {finding.kind}: never commit credentials; remove it and rotate the key",
-            )
-        )
-    return found
+    return sensitive.secret_diagnostics(read.path, read.text) if read.text is not None else []
 
 
 def _text_files(root: Path, prefix: str) -> Iterator[tuple[str, str]]:

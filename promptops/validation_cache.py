@@ -35,7 +35,7 @@ from promptops.model import DatasetSpec, Diagnostic, Project, ProjectConfig, Pro
 T = TypeVar("T")
 FORMAT = "validate-3"
 RACY_NS = 2_000_000_000  # a file changed this close to being hashed is hashed again next time
-LoadResult = tuple[PromptSpec | None, list[Diagnostic]]
+LoadResult = tuple[PromptSpec | None, list[Diagnostic], bool]  # spec, problems (secrets too), whether it was read
 CheckResult = tuple[list[Diagnostic], RenderedPrompt | None]
 
 
@@ -119,8 +119,8 @@ class ValidationCache:
 
     def prompt(self, rel: str, load: Callable[[], LoadResult]) -> LoadResult:
         """Return a prompt file's spec and load problems, from the cache when the file is unchanged."""
-        spec, problems = self._memo(self._file_key("prompt", rel), lambda: _frozen(load()))
-        return spec, list(problems)
+        spec, problems, read = self._memo(self._file_key("prompt", rel), lambda: _frozen_load(load()))
+        return spec, list(problems), read
 
     def has_check(self, spec: PromptSpec) -> bool:
         """Return whether check() would answer from the cache (the prompt need not be checked)."""
@@ -170,6 +170,11 @@ def _frozen(result: tuple[T, list[Diagnostic]]) -> tuple[T, tuple[Diagnostic, ..
     """Return a (value, problems) result with the problems as a tuple: a cached value is never mutated."""
     value, problems = result
     return value, tuple(problems)
+
+
+def _frozen_load(result: LoadResult) -> tuple[PromptSpec | None, tuple[Diagnostic, ...], bool]:
+    spec, problems, read = result
+    return spec, tuple(problems), read
 
 
 def _frozen_check(result: CheckResult) -> tuple[tuple[Diagnostic, ...], RenderedPrompt | None]:

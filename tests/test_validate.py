@@ -594,6 +594,17 @@ def test_secret_in_a_file_with_schema_errors_is_reported_not_echoed(
     assert ("prompts/a.yaml", 2, 7, "error", "secret") in diagnostics(capsys, root)[1]
 
 
+def test_a_secret_in_a_prompt_too_large_to_load_is_still_found_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Loading scans the prompt files it reads; one too large to load is scanned by the scan of every file.
+    padding = "#" + "x" * 1_100_000 + "\n"
+    root = project(tmp_path, {"prompts/a.yaml": f"prompt: hi\n{padding}# {OPENAI_KEY}\n{SKIP}"})
+    found = diagnostics(capsys, root)[1]
+    assert [d[3:] for d in found] == [("error", "file-too-large"), ("error", "secret")]
+    assert found[1][:3] == ("prompts/a.yaml", 3, 3)
+
+
 # --- validate writes nothing and runs no repository code ------------------------------------------------------
 
 
