@@ -2,10 +2,10 @@
 
 A prompt file's result (its parsed spec, its problems, its rendered prompt) is keyed by everything that can
 change it: the file's bytes and its sibling template's, the project config, and promptops itself (its version
-and the size and mtime of its own source files, so an edited promptops never reads an old result). The partials
-a prompt includes are recorded with their hashes and checked on every read. Dataset files and the secret scan
-are cached by their bytes the same way. Cross-file checks (duplicate names, datasets an experiment names,
-dataset coverage) are cheap and always run. To know that no file changed, ProjectResult hashes every file,
+and the size and mtime of its own source files, so an edited promptops never reads an old result). Every
+partial a prompt's checks looked up is recorded with its hash (None for one that was missing, so its arrival
+counts too) and checked on every read. Dataset files and the secret scan are cached by their bytes the same
+way. Cross-file checks (duplicate names, datasets an experiment names, dataset coverage) always run. To know that no file changed, ProjectResult hashes every file,
 except one whose stat (size, times, inode) is as recorded and that was already old when it was hashed (git's
 rule against racy entries). The files are this machine's signed cache (cachefile.SignedShards: a command
 rewrites only the shards whose entries changed): one a PR commits, or a corrupt one, is ignored and rebuilt,
