@@ -53,7 +53,7 @@ def validate_and_render(
     diags.extend(d for d in _duplicate_names(project.prompts) if only is None or d.path in (scope or ()))
     datasets = {d.name: d for d in project.datasets}
     partials: render.Partials = {}  # each partial is read and analysed once in this pass
-    prompts_root, sizes = project.prompts_root, dict[str, int]()  # sizes: of dataset files, asked once
+    sizes: dict[str, int] = {}  # of dataset files, asked once
     todo = [i for i, spec in enumerate(specs) if cache is None or not cache.has_check(spec)]
     # The prompts not cached: checked by every core when there are many (parallel.py), in this order.
     checked = parallel.ordered_map(lambda j: _check_prompt(specs[todo[j]], project, partials), len(todo))
@@ -61,7 +61,7 @@ def validate_and_render(
     for i, spec in enumerate(specs):
         if cache is not None:
             included = checks[i][2] if i in checks else ()
-            problems, result = cache.check(spec, prompts_root, partial(_without_includes, checks, i), included)
+            problems, result = cache.check(spec, partial(_without_includes, checks, i), included)
         else:
             problems, result, _ = checks[i]
         diags.extend(problems)

@@ -5,11 +5,11 @@ change it: the file's bytes and its sibling template's, the project config, and 
 and the size and mtime of its own source files, so an edited promptops never reads an old result). Every
 partial a prompt's checks looked up is recorded with its hash (None for one that was missing, so its arrival
 counts too) and checked on every read. Dataset files and the secret scan are cached by their bytes the same
-way. Cross-file checks (duplicate names, datasets an experiment names, dataset coverage) always run. To know that no file changed, ProjectResult hashes every file,
-except one whose stat (size, times, inode) is as recorded and that was already old when it was hashed (git's
-rule against racy entries). The files are this machine's signed cache (cachefile.SignedShards: a command
-rewrites only the shards whose entries changed): one a PR commits, or a corrupt one, is ignored and rebuilt,
-and is never unpickled.
+way. Cross-file checks (duplicate names, datasets an experiment names, dataset coverage) always run. To know
+that no file changed, ProjectResult hashes every file, except one whose stat (size, times, inode) is as
+recorded and that was already old when it was hashed (git's rule against racy entries). The files are this
+machine's signed cache (cachefile.SignedShards: a command rewrites only the shards whose entries changed): one
+a PR commits, or a corrupt one, is ignored and rebuilt, and is never unpickled.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class ValidationCache:
         self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{_config_text(config)}".encode()).hexdigest()
         self._digests: dict[str, str | None] = dict(digests or {})  # by project-relative path; ProjectResult.key
         self._changed = False  # a result was computed this run (a hit under an unchanged key is no change)
-        self._prefixes: dict[Path, str] = {}  # prompts folder -> its project-relative path
+        self._prompts_dir = (root / config.prompts_dir).relative_to(root).as_posix()  # "prompts", or "."
         self._file_keys: dict[tuple[str, str], str] = {}  # (kind, prompt file) -> its key, made once
 
     def digest(self, rel: str) -> str | None:
@@ -126,15 +126,11 @@ class ValidationCache:
         """Return whether check() would answer from the cache (the prompt need not be checked)."""
         return self._hit(self._file_key("check", spec.path)) is not None
 
-    def check(
-        self, spec: PromptSpec, prompts_root: Path, run: Callable[[], CheckResult], included: Iterable[str]
-    ) -> CheckResult:
+    def check(self, spec: PromptSpec, run: Callable[[], CheckResult], included: Iterable[str]) -> CheckResult:
         """Return a prompt's template problems and rendering, recomputed when it or a partial it includes changed;
-        `included` is filled by `run` with the include names its checks looked up, found or not (a missing
-        partial that appears changes the answer too)."""
-        prefix = self._prefixes.get(prompts_root) or self._prefixes.setdefault(
-            prompts_root, prompts_root.relative_to(self.root).as_posix()
-        )
+        `included`: the include names the checks `run` makes looked up, found or not (a missing partial that
+        appears changes the answer too)."""
+        prefix = self._prompts_dir
 
         def sources(_: object) -> dict[str, str | None]:
             found = {spec.path, spec.template_path}
