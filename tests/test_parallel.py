@@ -76,11 +76,15 @@ def test_workers_are_forked_processes_and_keep_the_order(tmp_path: Path) -> None
         "import os\nfrom promptops import parallel\n"
         "found = parallel.ordered_map(lambda i: (i, os.getpid()), 400)\n"
         "assert [i for i, _ in found] == list(range(400))\n"
-        "print(len({pid for _, pid in found} - {os.getpid()}))\n"
+        "pids = {pid for _, pid in found}\n"
+        "print('here' if pids == {os.getpid()} else f'in {len(pids)} other processes' if os.getpid() not in pids "
+        "else 'mixed')\n"
     )
     env = {**os.environ, "PROMPTOPS_WORKERS": "2"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert (done.returncode, done.stdout) == (0, "2\n"), done.stderr
+    # Two workers share the items; a slow start can leave all of them to one (how many is the machine's timing).
+    assert done.returncode == 0, done.stderr
+    assert done.stdout in ("in 1 other processes\n", "in 2 other processes\n")
     env["PROMPTOPS_WORKERS"] = "1"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert (done.returncode, done.stdout) == (0, "0\n"), done.stderr
+    assert (done.returncode, done.stdout) == (0, "here\n"), done.stderr
