@@ -261,7 +261,7 @@ class ProjectResult:
 
     def _modules(self, prompts: tuple[PromptSpec, ...]) -> dict[str, Any]:
         """Return how each custom `module:function` the prompts name resolves now."""
-        from promptops.validate import module_problems
+        from promptops.experiment_check import module_problems
 
         targets = {t for spec in prompts for t in _custom_targets(spec)}
         return {t: module_problems(t, self.root) for t in sorted(targets)}
@@ -269,7 +269,7 @@ class ProjectResult:
     def _modules_unchanged(self, modules: dict[str, Any]) -> bool:
         if not modules:
             return True  # validate.py (and Jinja with it) is imported only when there is something to check
-        from promptops.validate import module_problems
+        from promptops.experiment_check import module_problems
 
         return all(module_problems(target, self.root) == problems for target, problems in modules.items())
 
