@@ -117,9 +117,14 @@ def check_prompt(
     env = environment(scope, project_root)
     runtime = set(spec.runtime_names())
     known = runtime | set(spec.constants) | set(env.globals)
-    checker = TemplateChecker(env, runtime, known, project_root, {} if partials is None else partials)
-    if included is not None:
-        checker.included = included
+    checker = TemplateChecker(
+        env,
+        runtime,
+        known,
+        project_root,
+        {} if partials is None else partials,
+        included=set() if included is None else included,
+    )
     diags: list[Diagnostic] = []
     try:
         with deadline(CHECK_SECONDS):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -56,8 +56,7 @@ def validate_and_render(
     checks = dict(zip(todo, checked, strict=True))
     for i, spec in enumerate(specs):
         if cache is not None:
-            included = checks[i][2] if i in checks else ()
-            problems, result = cache.check(spec, partial(_without_includes, checks, i), included)
+            problems, result = cache.check(spec, partial(checks.__getitem__, i))
         else:
             problems, result, _ = checks[i]
         diags.extend(problems)
@@ -82,13 +81,6 @@ def _check_prompt(
     diags.extend(problems)
     unportable = portability_problems(spec, result) if result is not None else []
     return [*diags, *unportable], (None if unportable else result), included
-
-
-def _without_includes(
-    checks: Mapping[int, tuple[list[Diagnostic], RenderedPrompt | None, set[str]]], i: int
-) -> tuple[list[Diagnostic], RenderedPrompt | None]:
-    problems, result, _ = checks[i]
-    return problems, result
 
 
 def _files_of(project: Project, specs: Iterable[PromptSpec]) -> set[str]:

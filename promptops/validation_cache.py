@@ -22,7 +22,7 @@ import posixpath
 import stat
 import time
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ FORMAT = "validate-3"
 RACY_NS = 2_000_000_000  # a file changed this close to being hashed is hashed again next time
 LoadResult = tuple[PromptSpec | None, list[Diagnostic], bool]  # spec, problems (secrets too), whether it was read
 CheckResult = tuple[list[Diagnostic], RenderedPrompt | None]
+CheckedPrompt = tuple[list[Diagnostic], RenderedPrompt | None, set[str]]  # ... and the include names looked up
 
 
 @cache
@@ -126,21 +127,22 @@ class ValidationCache:
         """Return whether check() would answer from the cache (the prompt need not be checked)."""
         return self._hit(self._file_key("check", spec.path)) is not None
 
-    def check(self, spec: PromptSpec, run: Callable[[], CheckResult], included: Iterable[str]) -> CheckResult:
-        """Return a prompt's template problems and rendering, recomputed when it or a partial it includes changed;
-        `included`: the include names the checks `run` makes looked up, found or not (a missing partial that
-        appears changes the answer too)."""
-        prefix = self._prompts_dir
-
-        def sources(_: object) -> dict[str, str | None]:
-            found = {spec.path, spec.template_path}
-            for name in included:
-                normal = posixpath.normpath(name)
-                if not normal.startswith(("/", "../")) and not any(p.startswith(".") for p in normal.split("/")):
-                    found.add(normal if prefix == "." else f"{prefix}/{normal}")  # never a file outside the folder
-            return {rel: self.digest(rel) for rel in sorted(found)}
-
-        problems, rendered = self._memo(self._file_key("check", spec.path), lambda: _frozen_check(run()), sources)
+    def check(self, spec: PromptSpec, run: Callable[[], CheckedPrompt]) -> CheckResult:
+        """Return a prompt's template problems and rendering, recomputed when it or a partial it includes changed.
+        `run` also gives the include names its checks looked up, found or not (a missing partial that appears
+        changes the answer too): those are what the result depends on, beside the prompt's own files."""
+        key = self._file_key("check", spec.path)
+        hit = self._hit(key)
+        if hit is not None:
+            problems, rendered = hit
+            return list(problems), rendered
+        problems, rendered, included = run()
+        found = {spec.path, spec.template_path}
+        for name in included:
+            normal = posixpath.normpath(name)
+            if not normal.startswith(("/", "../")) and not any(p.startswith(".") for p in normal.split("/")):
+                found.add(normal if self._prompts_dir == "." else f"{self._prompts_dir}/{normal}")  # never outside
+        self._put(key, (tuple(problems), rendered), {rel: self.digest(rel) for rel in sorted(found)})
         return list(problems), rendered
 
     def dataset(
@@ -171,11 +173,6 @@ def _frozen(result: tuple[T, list[Diagnostic]]) -> tuple[T, tuple[Diagnostic, ..
 def _frozen_load(result: LoadResult) -> tuple[PromptSpec | None, tuple[Diagnostic, ...], bool]:
     spec, problems, read = result
     return spec, tuple(problems), read
-
-
-def _frozen_check(result: CheckResult) -> tuple[tuple[Diagnostic, ...], RenderedPrompt | None]:
-    problems, rendered = result
-    return tuple(problems), rendered
 
 
 class ProjectResult:
