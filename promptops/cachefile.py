@@ -22,7 +22,7 @@ import os
 import pickle
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -187,8 +187,9 @@ class SignedPickle:
 
 
 class SignedShards:
-    """A dict of hex-digest keys kept in SHARDS SignedPickle files by each key's first two digits, so that a
-    save rewrites only the shards whose entries changed (one changed file touches a few, not the whole cache).
+    """A dict of hex-digest keys kept in SHARDS SignedPickle files by each key's first two digits, each loaded the
+    first time a key of it is asked, so that a command reads only the shards it needs and a save rewrites only
+    the shards whose entries changed (one changed file touches a few, not the whole cache).
 
     Each shard is replaced atomically on its own; two processes at once may leave shards of either, and every
     entry in them is whole. A shard that is missing, corrupt or foreign is only a shard's worth of misses.
@@ -198,40 +199,56 @@ class SignedShards:
 
     def __init__(self, folder: Path, purpose: str) -> None:
         self.files = [SignedPickle(folder / f"{n:02x}.pickle", f"{purpose}\0{n}") for n in range(self.SHARDS)]
-        self._loaded: list[dict[str, Any] | None] = [{} for _ in self.files]  # None: a file not ours to keep
+        self._shards: list[dict[str, Any] | None] = [None] * self.SHARDS  # None: not loaded
+        self._foreign: set[int] = set()  # loaded shards whose file is corrupt or not ours: replaced on save
 
     def _shard(self, key: str) -> int:
         return int(key[:2], 16) * self.SHARDS // 256
 
-    def load(self) -> dict[str, Any]:
-        """Return every entry of every shard this machine wrote."""
-        merged: dict[str, Any] = {}
-        for n, store in enumerate(self.files):
-            if not store.path.is_file():
-                continue
-            value = store.load()
+    def _loaded(self, n: int) -> dict[str, Any]:
+        shard = self._shards[n]
+        if shard is None:
+            value = self.files[n].load()
             if not isinstance(value, dict):
-                self._loaded[n] = None  # corrupt or foreign: replaced (or removed) by the next save
-                continue
-            self._loaded[n] = value  # signed by this machine: its keys are those save() put in this shard
-            merged.update(value)
-        return merged
+                if os.path.lexists(self.files[n].path):
+                    self._foreign.add(n)
+                value = {}
+            self._shards[n] = shard = value  # signed by this machine: its keys are those save() put in this shard
+        return shard
 
-    def save(self, entries: dict[str, Any]) -> None:
-        """Make the shards hold `entries`, rewriting only those whose keys or values differ from what was loaded
-        (a value is the same when it is the very object load() gave)."""
+    def get(self, key: str) -> Any | None:
+        """Return the entry of `key`, or None."""
+        return self._loaded(self._shard(key)).get(key)
+
+    def save(self, entries: dict[str, Any], keep: Callable[[str, Any], bool] | None = None) -> None:
+        """Make the shards hold `entries` and, of what they held, the entries `keep` (given key and value)
+        accepts. With `keep` None they hold `entries` only: a shard no key was asked of is removed. Otherwise
+        such a shard is left as it is, and a shard is rewritten only when its entries differ from those loaded
+        (a value is the same when it is the very object get() gave)."""
         shards: list[dict[str, Any]] = [{} for _ in self.files]
         for key, value in entries.items():
             shards[self._shard(key)][key] = value
         for n, (store, new) in enumerate(zip(self.files, shards, strict=True)):
-            old = self._loaded[n]
-            if old is not None and new.keys() == old.keys() and all(new[k] is old[k] for k in new):
+            old = self._shards[n]
+            if old is None and not new:
+                if keep is None and os.path.lexists(store.path):
+                    _remove(store.path)
+                continue
+            old = self._loaded(n)
+            if keep is not None:
+                new = {**{k: v for k, v in old.items() if k not in new and keep(k, v)}, **new}
+            if n not in self._foreign and new.keys() == old.keys() and all(new[k] is old[k] for k in new):
                 continue
             if new:
                 store.save(new)
             else:
-                try:
-                    store.path.unlink(missing_ok=True)
-                except OSError:
-                    pass
-            self._loaded[n] = new
+                _remove(store.path)
+            self._shards[n] = new
+            self._foreign.discard(n)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from promptops import files, printable
-from promptops.model import DatasetItem, DatasetSpec, Diagnostic, Project, PromptSpec
+from promptops.model import DatasetItem, DatasetSpec, Diagnostic, Project, PromptFacts, PromptSpec
 
 BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
 MOCK_MODEL = "mock-llm-v1"
@@ -160,17 +160,14 @@ def _experiment_size(spec: PromptSpec, root: Path, dataset: object, sizes: dict[
     return [Diagnostic(spec.path, line, col, "experiment-too-large", "error", message)]
 
 
-def dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
+def dataset_coverage(project: Project, prompts: Iterable[PromptFacts]) -> Iterator[Diagnostic]:
     """Every item of a dataset must give every required runtime variable of the prompts that use it."""
     lacking: dict[tuple[str, tuple[str, ...]], list[tuple[DatasetItem, list[str]]]] = {}  # many prompts share both
-    for spec in specs:
-        if spec.experiment is None or spec.experiment.task not in ("generate", "rag"):
-            continue  # a custom task builds its own variables
-        dataset = project.dataset(spec.experiment.dataset)
+    for facts in prompts:
+        dataset = project.dataset(facts.dataset) if facts.dataset is not None else None
         if dataset is None:
             continue
-        supplied_by_task = {"context"} if spec.experiment.task == "rag" else set()
-        required = tuple(v.name for v in spec.variables if v.required and v.name not in supplied_by_task)
+        required = facts.required
         if (dataset.name, required) not in lacking:
             found = [(item, [name for name in required if name not in item.input]) for item in dataset.items]
             lacking[dataset.name, required] = [(item, missing) for item, missing in found if missing]
@@ -181,6 +178,6 @@ def dataset_coverage(project: Project, specs: Iterable[PromptSpec]) -> Iterator[
                 None,
                 "dataset-missing-variable",
                 "error",
-                f"item {item.id!r} has no input {', '.join(map(repr, missing))}, which prompt {spec.name!r} "
+                f"item {item.id!r} has no input {', '.join(map(repr, missing))}, which prompt {facts.name!r} "
                 "requires: add it to the item's `input`",
             )

@@ -180,6 +180,41 @@ class PromptSpec:
 
 
 @dataclass(frozen=True)
+class PromptFacts:
+    """What the checks across prompt files need of one prompt: its name (no two prompts share one) and the
+    runtime variables every item of its dataset must give (for the tasks that take them from the items)."""
+
+    path: str
+    name: str
+    name_at: tuple[int | None, int | None]
+    dataset: str | None = None
+    required: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, spec: PromptSpec) -> PromptFacts:
+        """Return the facts of a loaded prompt."""
+        name_at = spec.position("name") if "name" in spec.positions else (1, 1)
+        exp = spec.experiment
+        if exp is None or exp.task not in ("generate", "rag"):
+            return cls(spec.path, spec.name, name_at)  # a custom task builds its own variables
+        supplied_by_task = {"context"} if exp.task == "rag" else set()
+        required = tuple(v.name for v in spec.variables if v.required and v.name not in supplied_by_task)
+        return cls(spec.path, spec.name, name_at, exp.dataset, required)
+
+
+@dataclass(frozen=True)
+class PromptAnswer:
+    """validate's answer about one prompt file, kept so that a later validate need not load it while it and
+    what it reads are unchanged: its load problems (secrets too), whether it was read, and, when it loaded,
+    the problems of its templates and experiment and its facts."""
+
+    load_problems: tuple[Diagnostic, ...]
+    read: bool
+    problems: tuple[Diagnostic, ...] = ()
+    facts: PromptFacts | None = None
+
+
+@dataclass(frozen=True)
 class DatasetItem:
     """One dataset item with a stable id."""
 
@@ -265,6 +300,14 @@ class Project:
     rendered: Mapping[str, RenderedPrompt] = field(default_factory=dict)  # filled once the project validated
     scope: ReadScope | None = None  # what loading was allowed to read (None: the prompts folder, no git rule)
     scanned: frozenset[str] = frozenset()  # files whose secrets loading reported already (with their problems)
+    # Prompt files answered from validate's cache, by path, their specs not loaded: such a project serves only
+    # validate's answer (validate.validate_and_render), never a registry.
+    answered: Mapping[str, PromptAnswer] = field(default_factory=dict)
+
+    @property
+    def prompt_count(self) -> int:
+        """Return how many prompts loaded, answered ones included."""
+        return len(self.prompts) + sum(a.facts is not None for a in self.answered.values())
 
     @property
     def prompts_root(self) -> Path:

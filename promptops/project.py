@@ -19,6 +19,7 @@ from promptops.model import (
     MessageTemplate,
     Project,
     ProjectConfig,
+    PromptAnswer,
     PromptSpec,
     ReadScope,
     Variable,
@@ -47,13 +48,23 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
         cache = None  # with prompts_dir ".", what may be read depends on git's index, which the cache keys miss
     prefix = files.relative(prompts_root, root)
     found = [(rel, f"{prefix}/{rel}") for rel in _prompt_files(prompts_root, scope, diagnostics)]
-    todo = [i for i, (_, rel) in enumerate(found) if cache is None or not cache.has_prompt(rel)]
+    answered: dict[str, PromptAnswer] = {}  # validate's kept answers (ValidationCache.answer): not loaded at all
+    for _, rel in found:
+        answer = cache.answer(rel) if cache is not None else None
+        if answer is not None:
+            answered[rel] = answer
+    todo = [i for i, (_, rel) in enumerate(found) if rel not in answered and not (cache and cache.has_prompt(rel))]
     # The files not cached: loaded by every core when there are many (parallel.py), in this order.
     loaded = parallel.ordered_map(lambda j: _load_at(prompts_root, found[todo[j]][0], root, config, scope), len(todo))
     results = dict(zip(todo, loaded, strict=True))
     scanned = set()
     for i, (_, rel) in enumerate(found):
-        spec, problems, read = cache.prompt(rel, partial(results.__getitem__, i)) if cache is not None else results[i]
+        if rel in answered:
+            spec, problems, read = None, list(answered[rel].load_problems), answered[rel].read
+        elif cache is not None:
+            spec, problems, read = cache.prompt(rel, partial(results.__getitem__, i))
+        else:
+            spec, problems, read = results[i]
         diagnostics.extend(problems)
         if read:
             scanned.add(rel)
@@ -70,7 +81,14 @@ def load_project(root: Path, config: ProjectConfig | None = None, cache: Validat
         if dataset is not None:
             datasets.append(dataset)
     return Project(
-        root, config, tuple(prompts), tuple(datasets), tuple(diagnostics), scope=scope, scanned=frozenset(scanned)
+        root,
+        config,
+        tuple(prompts),
+        tuple(datasets),
+        tuple(diagnostics),
+        scope=scope,
+        scanned=frozenset(scanned),
+        answered=answered,
     )
 
 

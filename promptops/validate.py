@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from promptops import files, parallel, portability, printable, render, sensitive
 from promptops.experiment_check import dataset_coverage, experiment_problems
-from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
+from promptops.model import Diagnostic, Project, PromptFacts, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
     from promptops.validation_cache import ValidationCache
@@ -46,7 +46,11 @@ def validate_and_render(
     scope = None if only is None else _files_of(project, specs)
     diags = [d for d in project.diagnostics if scope is None or d.path in scope]
     rendered: dict[str, RenderedPrompt] = {}
-    diags.extend(d for d in _duplicate_names(project.prompts) if only is None or d.path in (scope or ()))
+    facts = [PromptFacts.of(spec) for spec in project.prompts]
+    if project.answered:  # prompts whose answer validate kept (their files are unchanged), in file order as loaded
+        facts += [a.facts for a in project.answered.values() if a.facts is not None]
+        facts.sort(key=lambda f: f.path.split("/"))
+    diags.extend(d for d in _duplicate_names(facts) if only is None or d.path in (scope or ()))
     datasets = {d.name: d for d in project.datasets}
     partials: render.Partials = {}  # each partial is read and analysed once in this pass
     sizes: dict[str, int] = {}  # of dataset files, asked once
@@ -59,11 +63,15 @@ def validate_and_render(
             problems, result = cache.check(spec, partial(checks.__getitem__, i))
         else:
             problems, result, _ = checks[i]
-        diags.extend(problems)
         if result is not None:
             rendered[spec.name] = result
-        diags.extend(experiment_problems(spec, project, datasets, sizes))
-    diags.extend(dataset_coverage(project, specs))
+        problems += experiment_problems(spec, project, datasets, sizes)
+        diags.extend(problems)
+        if cache is not None:
+            cache.keep_answer(spec, problems)
+    for answer in project.answered.values():
+        diags.extend(answer.problems)
+    diags.extend(dataset_coverage(project, facts if only is None else map(PromptFacts.of, specs)))
     diags.extend(_secrets(project, scope, cache))
     return sorted({_printable(d) for d in diags}, key=_sort_key), rendered
 
@@ -175,21 +183,21 @@ def label_problems(spec: PromptSpec) -> list[Diagnostic]:
     return diags
 
 
-def _duplicate_names(prompts: Iterable[PromptSpec]) -> Iterator[Diagnostic]:
-    first: dict[str, PromptSpec] = {}
-    for spec in prompts:
-        if spec.name in first:
-            line, col = spec.position("name") if "name" in spec.positions else (1, 1)
+def _duplicate_names(prompts: Iterable[PromptFacts]) -> Iterator[Diagnostic]:
+    first: dict[str, PromptFacts] = {}
+    for facts in prompts:
+        if facts.name in first:
+            line, col = facts.name_at
             yield Diagnostic(
-                spec.path,
+                facts.path,
                 line,
                 col,
                 "duplicate-name",
                 "error",
-                f"prompt name {spec.name!r} is already used by {first[spec.name].path}: rename one of them",
+                f"prompt name {facts.name!r} is already used by {first[facts.name].path}: rename one of them",
             )
         else:
-            first[spec.name] = spec
+            first[facts.name] = facts
 
 
 def _secrets(

@@ -78,35 +78,65 @@ def _key(n: int) -> str:
     return hashlib.sha256(str(n).encode()).hexdigest()
 
 
+def _shard_of(key: str) -> str:
+    return f"{int(key[:2], 16) * SignedShards.SHARDS // 256:02x}.pickle"
+
+
 def test_shards_rewrite_only_what_changed_and_a_spoiled_shard_costs_only_its_entries(tmp_path: Path) -> None:
     folder = tmp_path / "shards"
     entries = {_key(n): {"value": n} for n in range(500)}
     first = SignedShards(folder, "test")
-    assert first.load() == {}
+    assert all(first.get(k) is None for k in entries)
     first.save(entries)
     assert len(list(folder.iterdir())) == SignedShards.SHARDS  # 500 random keys fill every shard
 
     again = SignedShards(folder, "test")
-    loaded = again.load()
+    loaded = {k: again.get(k) for k in entries}
     assert loaded == entries
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     changed, gone = _key(1), _key(2)
-    kept = {k: v for k, v in loaded.items() if k != gone}  # the very objects load() gave, but one
+    kept = {k: v for k, v in loaded.items() if k != gone}  # the very objects get() gave, but one
     kept[changed] = {"value": "new"}
     kept[_key(1000)] = {"value": 1000}
     again.save(kept)
     touched = {p.name for p in folder.iterdir() if before.get(p.name) != p.stat().st_mtime_ns}
-    expected = {f"{int(k[:2], 16) * SignedShards.SHARDS // 256:02x}.pickle" for k in (changed, gone, _key(1000))}
-    assert touched == expected
-    assert SignedShards(folder, "test").load() == kept
+    assert touched == {_shard_of(k) for k in (changed, gone, _key(1000))}
+    reread = SignedShards(folder, "test")
+    assert {k: reread.get(k) for k in kept} == kept and reread.get(gone) is None
 
-    spoiled = next(iter(expected))
+    spoiled = _shard_of(changed)
     (folder / spoiled).write_bytes(b"\0" * 40)
-    survivors = SignedShards(folder, "test").load()
-    assert survivors == {k: v for k, v in kept.items() if f"{int(k[:2], 16) // 4:02x}.pickle" != spoiled}
-    assert SignedShards(folder, "other purpose").load() == {}
+    survivors = SignedShards(folder, "test")
+    assert {k: survivors.get(k) for k in kept} == {k: (None if _shard_of(k) == spoiled else v) for k, v in kept.items()}
+    other = SignedShards(folder, "other purpose")
+    assert all(other.get(k) is None for k in kept)
 
     emptied = SignedShards(folder, "test")
-    emptied.load()
-    emptied.save({})
+    emptied.save({})  # no key asked, none kept: every shard goes
     assert list(folder.iterdir()) == []
+
+
+def test_shards_load_only_what_is_asked_and_keep_what_they_are_told(tmp_path: Path) -> None:
+    folder = tmp_path / "shards"
+    entries = {_key(n): {"value": n, "file": f"f{n % 3}"} for n in range(300)}
+    SignedShards(folder, "test").save(entries)
+    asked = SignedShards(folder, "test")
+    one = _key(7)
+    assert asked.get(one) == entries[one]
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    new = _key(5000)
+    asked.save({new: {"value": "new", "file": "f1"}}, keep=lambda _, entry: entry["file"] != "f0")
+    touched = {p.name for p in folder.iterdir() if before.get(p.name) != p.stat().st_mtime_ns}
+    dropping = any(_shard_of(k) == _shard_of(one) and e["file"] == "f0" for k, e in entries.items())
+    assert touched == {_shard_of(new)} | ({_shard_of(one)} if dropping else set())  # the loaded ones, and no other
+    after = SignedShards(folder, "test")
+    for key, entry in entries.items():
+        rewritten = _shard_of(key) in touched
+        assert after.get(key) == (None if rewritten and entry["file"] == "f0" else entry)  # others: as they were
+    assert after.get(new) == {"value": "new", "file": "f1"}
+
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    reader = SignedShards(folder, "test")  # one that reads a shard and keeps all rewrites nothing
+    assert reader.get(one) is not None
+    reader.save({}, keep=lambda *_: True)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before

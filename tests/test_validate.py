@@ -635,10 +635,13 @@ def test_validate_writes_nothing_but_its_cache(
     written = {p for p in _snapshot(root) if p not in before}
     shards = {p for p in written if re.fullmatch(r"\.promptops/cache/validate/[0-3][0-9a-f]\.pickle", p)}
     assert 0 < len(shards) <= 64  # the per-file cache, in shards named by the first digits of its keys
-    assert written - shards == {
+    answers = {p for p in written if re.fullmatch(r"\.promptops/cache/answers/[0-3][0-9a-f]\.pickle", p)}
+    assert 0 < len(answers) <= 64  # validate's answer about each prompt file, sharded the same way
+    assert written - shards - answers == {
         ".promptops",
         ".promptops/.gitignore",
         ".promptops/cache",
+        ".promptops/cache/answers",
         ".promptops/cache/config.json",
         ".promptops/cache/validate",
         ".promptops/cache/validate-result.pickle",

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from promptops import api
@@ -37,6 +37,8 @@ EDITS = st.lists(
         ),
         st.tuples(st.sampled_from(["unpartial", "deeper", "undeeper"]), st.just(0), st.just("")),  # partials come, go
         st.tuples(st.just("dataset"), st.just(0), st.sampled_from(["x", "y"])),
+        st.tuples(st.sampled_from(["lacking", "undataset", "dataset-link", "dangle"]), st.just(0), st.just("")),
+        st.tuples(st.sampled_from(["rename", "custom", "module", "unmodule"]), st.integers(0, 3), st.just("")),
         st.tuples(st.just("break"), st.integers(0, 3), st.just("")),
         st.tuples(st.just("secret"), st.integers(0, 3), st.just("")),
         st.tuples(st.just("delete"), st.integers(0, 3), st.just("")),
@@ -62,6 +64,27 @@ def edit(root: Path, kind: str, n: int, text: str) -> None:
     elif kind == "dataset":
         (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
         (root / DATASET).write_text(f"items:\n  - {{id: a, input: {{topic: {text}}}, expected_output: ok}}\n", "utf-8")
+    elif kind == "lacking":  # an item without the variable every prompt requires
+        (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
+        (root / DATASET).write_text("items:\n  - {id: a, input: {other: 1}, expected_output: ok}\n", "utf-8")
+    elif kind == "undataset":
+        (root / DATASET).unlink(missing_ok=True)
+    elif kind == "dataset-link":  # the dataset through a link: its target can change with nothing here changing
+        target = root / "elsewhere.yaml"
+        target.write_text("items:\n  - {id: b, input: {topic: t}, expected_output: ok}\n", "utf-8")
+        (root / DATASET).unlink(missing_ok=True)
+        (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
+        (root / DATASET).symlink_to(target)
+    elif kind == "dangle":  # the link's target goes: the dataset no longer exists, and no file here changed
+        (root / "elsewhere.yaml").unlink(missing_ok=True)
+    elif kind == "rename":  # two prompts of one name
+        path.write_text(f"name: shared\n{prompt(n, 'hi')}", "utf-8")
+    elif kind == "custom":  # an evaluator of the project's own code
+        path.write_text(prompt(n, "hi").replace("{type: exact_match}", "{type: 'checks:score'}"), "utf-8")
+    elif kind == "module":
+        (root / "checks.py").write_text("def score(output, expected):\n    return 1.0\n", "utf-8")
+    elif kind == "unmodule":
+        (root / "checks.py").unlink(missing_ok=True)
     elif kind == "break":
         path.write_text("prompt: [unclosed\n", "utf-8")
     elif kind == "secret":
@@ -78,18 +101,32 @@ def outcome(root: Path, cache: bool) -> tuple[object, object]:
     return [d.to_dict() for d in diagnostics], rendered
 
 
+def answer(root: Path, cache: bool) -> tuple[object, int, int]:
+    """validate's own answer, which keeps one per prompt file and need not load unchanged ones."""
+    result = api.validate(api.load_settings(root, registry="local", cache=cache))
+    return [d.to_dict() for d in result.diagnostics], result.prompts, result.datasets
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=EDITS)
+@example(edits=[("custom", 0, ""), ("module", 0, ""), ("unmodule", 0, "")])  # code found or not, outside prompts/
+@example(edits=[("dataset-link", 0, ""), ("dangle", 0, "")])
+@example(edits=[("rename", 0, ""), ("rename", 2, ""), ("reword", 0, "hello"), ("delete", 2, "")])
+@example(edits=[("lacking", 0, ""), ("undataset", 0, ""), ("dataset", 0, "x")])
 def test_cached_validation_equals_validation_from_scratch(edits: list[tuple[str, int, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = {f"prompts/p{n}.yaml": prompt(n, "hello") for n in range(4)}
         root = make_project(Path(tmp) / "repo", {**files, PARTIAL: "Be kind.\n"})
         edit(root, "dataset", 0, "x")
-        assert outcome(root, cache=True) == outcome(root, cache=False)  # cold
+        assert answer(root, cache=True) == answer(root, cache=False)  # cold
+        assert outcome(root, cache=True) == outcome(root, cache=False)
         for kind, n, text in edits:
             edit(root, kind, n, text)
+            assert answer(root, cache=True) == answer(root, cache=False), (kind, n, text)
             assert outcome(root, cache=True) == outcome(root, cache=False), (kind, n, text)
             assert outcome(root, cache=True) == outcome(root, cache=False), "warm, nothing changed"
+            edit(root, "touch", (n + 1) % 4, "")  # the same bytes: every kept answer is taken
+            assert answer(root, cache=True) == answer(root, cache=False), "one file touched"
 
 
 def test_a_warm_run_parses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,15 +245,16 @@ def test_a_warm_experiment_imports_neither_jsonschema_nor_gitpython_nor_langfuse
 
 
 def test_an_old_file_whose_stat_is_unchanged_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from promptops import validation_cache
+    from promptops import project_result, validation_cache
 
     root = make_project(tmp_path / "repo", examples=True)
     settings = api.load_settings(root, registry="local")
-    monkeypatch.setattr(validation_cache, "RACY_NS", 0)  # as if every file were older than the racy window
+    monkeypatch.setattr(project_result, "RACY_NS", 0)  # as if every file were older than the racy window
     first = api.validate(settings)
     assert first.errors == 0
     with monkeypatch.context() as patched:
-        patched.setattr(validation_cache, "regular_bytes", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
+        for module in (project_result, validation_cache):
+            patched.setattr(module, "regular_bytes", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
         assert api.validate(settings) == first  # every file's stat as recorded: nothing was read
     # The same size and the old mtime put back: the change time still moved, so the file is read and seen.
     path = root / "prompts" / "capital-cities.yaml"
@@ -231,7 +269,7 @@ def test_a_file_written_just_before_it_was_hashed_is_hashed_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # git's "racy" rule: within the clock's granularity a file can change again without its stat changing.
-    from promptops import validation_cache
+    from promptops import project_result
 
     root = make_project(tmp_path / "repo", examples=True)
     settings = api.load_settings(root, registry="local")
@@ -240,8 +278,8 @@ def test_a_file_written_just_before_it_was_hashed_is_hashed_again(
         os.utime(path)  # every file changed just now, however slow the machine was until here
     api.validate(settings)
     reads: list[Path] = []
-    real = validation_cache.regular_bytes
-    monkeypatch.setattr(validation_cache, "regular_bytes", lambda path, *a: reads.append(path) or real(path, *a))
+    real = project_result.regular_bytes
+    monkeypatch.setattr(project_result, "regular_bytes", lambda path, *a: reads.append(path) or real(path, *a))
     api.validate(settings)
     assert sorted(reads) == sorted(files)
 

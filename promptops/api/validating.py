@@ -12,7 +12,7 @@ from promptops.errors import BadVariable, PromptNotFound, ValidationFailed
 from promptops.model import Diagnostic, Project, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
-    from promptops.validation_cache import ProjectResult
+    from promptops.project_result import ProjectResult
 
 
 @dataclass(frozen=True)
@@ -41,20 +41,25 @@ def checked(
     prompt and its files); the project carries the rendered prompts of the prompts that rendered cleanly.
 
     When no file under the prompts folder changed since the last command that loaded all of them, the project
-    comes from that command (validation_cache.ProjectResult); `whole` is the one a caller made already.
-    `for_answer`: the caller wants only the diagnostics (validate), so the project is not kept for next time."""
+    comes from that command (project_result.ProjectResult); `whole` is the one a caller made already.
+    `for_answer`: the caller wants only the diagnostics (validate): the project is not kept for next time, and
+    prompt files unchanged since the last validate are answered without loading them (Project.answered)."""
     from dataclasses import replace
 
+    from promptops.project_result import ProjectResult
     from promptops.validate import validate_and_render
-    from promptops.validation_cache import ProjectResult, ValidationCache
+    from promptops.validation_cache import ValidationCache
 
     if whole is None and settings.cache and only is None:  # (a caller that passes `whole` has asked it already)
         whole = ProjectResult(settings.root, settings.config)
         known = whole.load_project()
         if known is not None:
             return known
-    digests = whole.digests if whole is not None else None  # the files the whole-result key read already
-    cache = ValidationCache(settings.root, settings.config, digests) if settings.cache else None
+    # validate itself (`for_answer`) keeps an answer per prompt file, so that it need not load unchanged ones.
+    answering = for_answer and only is None and whole is not None and whole.usable()
+    if answering and whole is not None:
+        whole.key()  # (asked already by validate: its hashes of every file and the datasets folder are taken)
+    cache = ValidationCache(settings.root, settings.config, whole, answering=answering) if settings.cache else None
     project = load(settings, cache)
     diagnostics, rendered = validate_and_render(project, only, cache)
     project = replace(project, rendered=rendered)
@@ -69,9 +74,9 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
     """Validate the whole project; with `paths`, report only problems in those files or folders.
 
     When no file under the prompts folder changed since the last validate, its answer is given again without
-    loading anything (validation_cache.ProjectResult).
+    loading anything (project_result.ProjectResult).
     """
-    from promptops.validation_cache import ProjectResult
+    from promptops.project_result import ProjectResult
 
     whole = ProjectResult(settings.root, settings.config) if settings.cache else None
     known = whole.load() if whole is not None else None
@@ -79,7 +84,7 @@ def validate(settings: Settings, paths: Sequence[str] = ()) -> ValidationResult:
         diagnostics, prompts, datasets = known
     else:
         project, diagnostics = checked(settings, whole=whole, for_answer=True)  # which keeps the answer
-        prompts, datasets = len(project.prompts), len(project.datasets)
+        prompts, datasets = project.prompt_count, len(project.datasets)
     if paths:
         wanted = [_project_relative(settings.root, p) for p in paths]
         diagnostics = [
