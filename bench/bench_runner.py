@@ -5,6 +5,7 @@ Throughput uses mock-llm-v1 at 50 ms latency on 200 items at concurrency 1, 8 an
 LangfuseTracer (its worker process replaying through the SDK) sending to the test double in this process or
 in a child, and with LocalTracer (SQLite); the Langfuse rows again with 64-span export batches. Memory runs
 100,000 items (latency 0, concurrency 32, NullTracer) in a child process so its peak RSS is its own.
+`--flush-floor` times only the SDK's own final flush: a bare client that made a run's spans and then sat idle.
 """
 
 from __future__ import annotations
@@ -177,6 +178,38 @@ def memory(items: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def flush_floor(items: int, flush_at: int | None, tries: int = 5) -> dict[str, Any]:
+    """Time the bare SDK's flush() after making `items` items' spans (a span and a generation each) and sitting
+    idle for a second: the part of a traced run's final flush that no tracer design can take off the run."""
+    import statistics
+
+    from langfuse import Langfuse
+
+    from tests.langfuse_double.server import LangfuseDouble
+
+    timings = []
+    with LangfuseDouble() as double:
+        for _ in range(tries):
+            batching = {"flush_at": flush_at} if flush_at is not None else {}
+            client = Langfuse(
+                public_key=double.public_key, secret_key=double.secret_key, base_url=double.base_url, **batching
+            )
+            for _ in range(items):
+                with client.start_as_current_observation(name="item", as_type="span"):
+                    with client.start_as_current_observation(name="llm", as_type="generation") as generation:
+                        generation.update(output="x")
+            time.sleep(1.0)
+            started = time.perf_counter()
+            client.flush()
+            timings.append(time.perf_counter() - started)
+            client.shutdown()
+    return {
+        "flush_floor": {"items": items, "spans": 2 * items, **({"flush_at": flush_at} if flush_at else {})},
+        "flush_s_median": round(statistics.median(timings), 3),
+        "flush_s_max": round(max(timings), 3),
+    }
+
+
 def machine() -> dict[str, str]:
     """Describe where the figures came from."""
     model = next(
@@ -199,9 +232,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer items, for a smoke run")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-double", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--flush-floor", action="store_true", help="time only the bare SDK's final flush")
     args = parser.parse_args()
     if args.serve_double:
         return serve_double()
+    if args.flush_floor:
+        print(json.dumps({"machine": machine()}))
+        for flush_at in (None, 64):
+            print(json.dumps(flush_floor(224, flush_at)), flush=True)
+        return
     if args.memory_child:
         print(json.dumps(memory(args.memory_child)))
         return
