@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from promptops import files, printable
-from promptops.model import DatasetItem, DatasetSpec, Diagnostic, Project, PromptFacts, PromptSpec
+from promptops.model import DATASETS_DIR, DatasetItem, DatasetSpec, Diagnostic, Project, PromptFacts, PromptSpec
 
 BUILTIN_METRICS = ("latency_p50", "latency_p95", "error_rate")
 MOCK_MODEL = "mock-llm-v1"
@@ -39,7 +39,7 @@ def experiment_problems(
     exp = spec.experiment
 
     def broken() -> bool:  # a dataset file that failed to load reports its own errors
-        folder = project.prompts_root / "datasets"
+        folder = project.prompts_root / DATASETS_DIR
         return any((folder / f"{exp.dataset}{suffix}").exists() for suffix in (".yaml", ".yml", ".jsonl"))
 
     if exp.dataset not in datasets and not broken():

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 PromptType = Literal["text", "chat"]
+DATASETS_DIR = "datasets"  # the folder of the prompts folder that holds the datasets
 
 
 @dataclass(frozen=True, order=True)

@@ -12,6 +12,7 @@ from promptops import files, parallel, printable, schema, sensitive, yamlfile
 from promptops.config import CONFIG_FILES, budget, gate_policy, load_config
 from promptops.datasets import load_dataset
 from promptops.model import (
+    DATASETS_DIR,
     Diagnostic,
     EvaluatorSpec,
     ExperimentSpec,
@@ -28,7 +29,6 @@ from promptops.model import (
 if TYPE_CHECKING:
     from promptops.validation_cache import ValidationCache
 
-DATASETS_DIR = "datasets"
 PARTIALS_DIR = "_partials"
 PROMPT_SUFFIXES = (".yaml", ".yml")
 DATASET_SUFFIXES = (".yaml", ".yml", ".jsonl")

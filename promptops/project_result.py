@@ -17,8 +17,8 @@ from typing import Any
 
 from promptops.cachefile import SignedPickle
 from promptops.files import regular_bytes
-from promptops.model import Diagnostic, Project, ProjectConfig, PromptSpec
-from promptops.validation_cache import DATASETS_DIR, FORMAT, config_text, custom_targets, package_fingerprint
+from promptops.model import DATASETS_DIR, Diagnostic, Project, ProjectConfig, PromptSpec
+from promptops.validation_cache import FORMAT, config_text, custom_targets, package_fingerprint
 
 RACY_NS = 2_000_000_000  # a file changed this close to being hashed is hashed again next time
 

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 FORMAT = "validate-4"
-DATASETS_DIR = "datasets"  # project.DATASETS_DIR (a warm run does not import the loader)
 LoadResult = tuple[PromptSpec | None, list[Diagnostic], bool]  # spec, problems (secrets too), whether it was read
 CheckResult = tuple[list[Diagnostic], RenderedPrompt | None]
 CheckedPrompt = tuple[list[Diagnostic], RenderedPrompt | None, set[str]]  # ... and the include names looked up
