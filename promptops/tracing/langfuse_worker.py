@@ -253,7 +253,10 @@ class TracingWorker:
     def _report_lost(self) -> None:
         channel = self._channel
         if channel.handed:
-            code = channel.process.poll()
+            try:  # its pipe closed: it is gone or going, and may not be reaped yet (a kill reads "-9", not "None")
+                code: int | None = channel.process.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                code = None
             logger.warning(
                 "Langfuse tracing worker stopped (exit code %s): the traces of up to %d items were not delivered",
                 code, channel.handed,
