@@ -6,7 +6,6 @@ import asyncio
 import socket
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
@@ -119,12 +118,9 @@ def test_a_hung_request_times_out_retriably(openai_double: OpenAIDouble) -> None
     with pytest.raises(ModelError) as caught:
         call("gpt-4o-mini", {"timeout_s": 0.2})
     assert caught.value.retriable and "timed out" in str(caught.value).lower()
-    # On a loaded machine the client's 0.2 s can pass before the server's thread reads the request: wait until
-    # the hung request has taken its fault, or the next request would be the one held.
-    deadline = time.monotonic() + 30
-    while openai_double.faults_left() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert openai_double.faults_left() == 0
+    # On a loaded machine the client's 0.2 s can pass before the server's thread has read the request (it may
+    # never read it): the hang must not be left for the next request to take.
+    openai_double.clear_faults()
     assert call("gpt-4o-mini", {"timeout_s": 5}).text == "Paris"  # the next request is answered
 
 

@@ -118,10 +118,10 @@ class OpenAIDouble:
         with self._lock:
             self._faults.extend(Fault(0) for _ in range(count))
 
-    def faults_left(self) -> int:
-        """Return how many scripted faults no request has taken yet."""
+    def clear_faults(self) -> None:
+        """Drop the scripted faults no request has taken yet (a request read after this is answered)."""
         with self._lock:
-            return len(self._faults)
+            self._faults.clear()
 
     # --- serving -----------------------------------------------------------------------------------
 
