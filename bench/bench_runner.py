@@ -3,8 +3,9 @@
 Run by hand from the repository root: `.venv/bin/python bench/bench_runner.py` (add `--quick` for a smoke run).
 Throughput uses mock-llm-v1 at 50 ms latency on 200 items at concurrency 1, 8 and 32, with no tracing, with
 LangfuseTracer (its worker process replaying through the SDK) sending to the test double in this process or
-in a child, and with LocalTracer (SQLite); the Langfuse rows again with 64-span export batches. Memory runs
-100,000 items (latency 0, concurrency 32, NullTracer) in a child process so its peak RSS is its own.
+in a child, and with LocalTracer (SQLite); the Langfuse rows again with the SDK's 512-span batches (promptops
+sends 64). Memory runs 100,000 items (latency 0, concurrency 32, NullTracer) in a child process so its peak RSS
+is its own.
 `--flush-floor` times only the SDK's own final flush: a bare client that made a run's spans and then sat idle.
 """
 
@@ -97,12 +98,14 @@ def tracers(kind: str, flush_at: int | None = None) -> Iterator[Tracer]:
 
 
 def langfuse_tracer(public_key: str, secret_key: str, base_url: str, flush_at: int | None) -> LangfuseTracer:
-    """Return a LangfuseTracer on a client with masking on and the SDK's batching (512 spans / 5 s, or `flush_at`)."""
+    """Return a LangfuseTracer on a client made as promptops makes it: masking on, promptops' batching (64 spans
+    and scores per export, or `flush_at`; 512 is the SDK's own default), the SDK's 5 s interval."""
     from langfuse import Langfuse
 
-    from promptops.tracing.langfuse import LangfuseTracer, make_mask
+    from promptops.model import TracingConfig
+    from promptops.tracing.langfuse import LangfuseTracer, client_options, make_mask
 
-    batching = {"flush_at": flush_at} if flush_at is not None else {}
+    batching = client_options(TracingConfig(flush_at=flush_at))
     client = Langfuse(public_key=public_key, secret_key=secret_key, base_url=base_url, mask=make_mask(()), **batching)
     return LangfuseTracer(client)
 
@@ -253,8 +256,8 @@ def main() -> None:
         # 224 = 7 x 32: full rounds, so the wave bound equals the limit and only the runner's own cost shows.
         print(json.dumps(throughput(items + 24, 32, tracer_kind, 3)), flush=True)
     for tracer_kind in ("langfuse", "langfuse-proc"):
-        # Smaller span batches are exported during the run, so the final flush has less left to send.
-        print(json.dumps(throughput(items + 24, 32, tracer_kind, 3, flush_at=64)), flush=True)
+        # The SDK's own batch size: a run's spans wait for the final flush, which then sends them all.
+        print(json.dumps(throughput(items + 24, 32, tracer_kind, 3, flush_at=512)), flush=True)
     big = 10_000 if args.quick else 100_000
     if os.environ.get("BENCH_SKIP_MEMORY"):
         return

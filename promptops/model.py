@@ -252,7 +252,7 @@ class TracingConfig:
     """How traces are sampled and batched on their way to Langfuse; None leaves the SDK's default (or env)."""
 
     sample_rate: float | None = None  # share of traces kept, 0..1 (SDK default 1, or LANGFUSE_SAMPLE_RATE)
-    flush_at: int | None = None  # spans per export batch (SDK default 512, or LANGFUSE_FLUSH_AT)
+    flush_at: int | None = None  # spans and scores per export batch (LANGFUSE_FLUSH_AT, else 64)
     flush_interval: float | None = None  # seconds between exports (SDK default 5, or LANGFUSE_FLUSH_INTERVAL)
 
 

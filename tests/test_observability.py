@@ -20,6 +20,8 @@ import pytest
 from promptops.config import load_config
 from promptops.model import KnowledgeDoc, TracingConfig
 from promptops.tasks.rag import overlap_retriever
+from promptops.tracing.langfuse import client_options
+from tests.helpers import EXAMPLE_PROMPTS as EXAMPLES
 from tests.helpers import git, git_init, make_project, run_cli
 from tests.langfuse_double.server import LangfuseDouble
 from tests.langfuse_double.spans import Span
@@ -220,6 +222,31 @@ def test_sampling_everything_out_sends_no_trace_and_changes_no_result(
     assert {k: v for k, v in sampled["metrics"].items() if k not in unmeasured} == {
         k: v for k, v in local["metrics"].items() if k not in unmeasured
     }
+
+
+def test_spans_go_out_in_batches_of_64_unless_the_config_or_the_environment_sets_the_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], langfuse_double: LangfuseDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in langfuse_double.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("LANGFUSE_FLUSH_AT", raising=False)
+    countries = "".join(f"  - {{id: c{i}, input: {{country: C{i}}}, expected_output: X{i}}}\n" for i in range(40))
+    files = {
+        "promptops.yaml": "prompts_dir: prompts\ntracing:\n  flush_interval: 60\n",
+        "prompts/capital-cities.yaml": (EXAMPLES / "capital-cities.yaml").read_text(),
+        "prompts/datasets/capital-cities-tutorial.yaml": f"items:\n{countries}",
+    }
+    root = make_project(tmp_path / "repo", files)
+    git_init(root)
+    monkeypatch.chdir(root)
+    result = cli_json(capsys, "experiment", "capital-cities", "--json")
+    assert len(traces_of_run(langfuse_double, result["run_id"])) == 40
+    exports = langfuse_double.requests("POST", "/api/public/otel/v1/traces")
+    assert (len(langfuse_double.spans()), len(exports)) == (40 * 2, 2)  # 64 + 16 (the SDK alone: one of 80)
+    assert client_options(TracingConfig()) == {"flush_at": 64}
+    assert client_options(TracingConfig(flush_at=512)) == {"flush_at": 512}
+    monkeypatch.setenv("LANGFUSE_FLUSH_AT", "200")
+    assert client_options(TracingConfig()) == {}  # the SDK reads the environment's size itself
 
 
 def test_the_tracing_settings_are_read_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 
 EXPERIMENT_ENVIRONMENT = "sdk-experiment"  # what the SDK's run_experiment writes (LANGFUSE_SDK_EXPERIMENT_ENVIRONMENT)
 Mask = Callable[..., Any]
+# Spans and scores per export batch when neither the config nor LANGFUSE_FLUSH_AT sets it. The SDK's 512 keeps
+# a whole run's spans for the final flush, which every command waits for; batches of 64 go out while the
+# items run (bench/README.md, "Experiment runner"). The SDK's score batch (15) becomes 64 too.
+DEFAULT_FLUSH_AT = 64
 
 
 def _local_item_id(item: DatasetItem) -> str:
@@ -57,9 +62,13 @@ def make_mask(redact_patterns: Sequence[str] = ()) -> Mask:
 
 
 def client_options(tracing: TracingConfig) -> dict[str, Any]:
-    """Return the `Langfuse(...)` arguments for sampling and batching; unset ones keep the SDK's defaults."""
+    """Return the `Langfuse(...)` arguments for sampling and batching; unset ones keep the SDK's defaults (or the
+    environment's), except the batch size, DEFAULT_FLUSH_AT unless LANGFUSE_FLUSH_AT is set."""
+    flush_at = tracing.flush_at
+    if flush_at is None and os.environ.get("LANGFUSE_FLUSH_AT") is None:
+        flush_at = DEFAULT_FLUSH_AT
     options: dict[str, Any] = {
-        "sample_rate": tracing.sample_rate, "flush_at": tracing.flush_at, "flush_interval": tracing.flush_interval,
+        "sample_rate": tracing.sample_rate, "flush_at": flush_at, "flush_interval": tracing.flush_interval,
     }  # fmt: skip
     if tracing.sample_rate is not None and tracing.sample_rate < 1:
         from opentelemetry.sdk.trace import TracerProvider
