@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from promptops import files, printable, schema, yamlfile
+from promptops import files, printable
 from promptops.model import DatasetItem, DatasetSpec, Diagnostic, KnowledgeDoc, ReadScope
 
 MAX_ITEMS = 50_000  # items (or knowledge-base documents) in one dataset: each costs time in every run
@@ -17,6 +17,8 @@ _CONTENT_LINE = re.compile(r"^[ \t]*\S", re.MULTILINE)
 
 def load_dataset(path: Path, root: Path, scope: ReadScope | None = None) -> tuple[DatasetSpec | None, list[Diagnostic]]:
     """Parse one dataset file; return the dataset (None when it has errors) and its diagnostics."""
+    from promptops import schema, yamlfile  # only when a file is parsed: not in a run the cache answers
+
     read = files.read_text(path, root, scope=scope, max_bytes=files.MAX_DATASET_BYTES)
     if read.problem is not None or read.text is None:
         return None, [read.problem] if read.problem else []

@@ -323,6 +323,15 @@ class Project:
         """Return the dataset with this name, if the project has it."""
         return next((d for d in self.datasets if d.name == name), None)
 
+    def rendered_prompt(self, spec: PromptSpec) -> RenderedPrompt:
+        """Return a prompt as validation already rendered it, rendering it only if validation did not (a run
+        whose prompts validation answered from its cache never imports Jinja)."""
+        if (rendered := self.rendered.get(spec.name)) is not None:
+            return rendered
+        from promptops.render import render
+
+        return render(spec, self.prompts_root, self.root, scope=self.scope)
+
 
 @dataclass(frozen=True)
 class RenderedPrompt:

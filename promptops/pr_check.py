@@ -81,7 +81,7 @@ def check_prompts(
     prints = fingerprints(project)
     checks = []
     for spec in project.prompts:
-        head = rendering.rendered_in(project, spec)
+        head = project.rendered_prompt(spec)
         old = base.get(spec.name)
         content_changed = old is None or old.rendered.content_hash != head.content_hash
         if not content_changed and old is not None and old.fingerprint == prints[spec.name]:

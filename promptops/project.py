@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptops import files, parallel, printable, schema, sensitive, yamlfile
+from promptops import files, parallel, printable, sensitive
 from promptops.config import CONFIG_FILES, budget, gate_policy, load_config
 from promptops.datasets import load_dataset
 from promptops.model import (
@@ -27,6 +27,7 @@ from promptops.model import (
 )
 
 if TYPE_CHECKING:
+    from promptops import yamlfile
     from promptops.validation_cache import ValidationCache
 
 PARTIALS_DIR = "_partials"
@@ -166,6 +167,8 @@ def _parsed(
 ) -> tuple[PromptSpec | None, list[Diagnostic]]:
     if read.problem is not None or read.text is None:
         return None, [read.problem] if read.problem else []
+    from promptops import schema, yamlfile  # only when a file is parsed: not in a run the cache answers
+
     rel = read.path
     doc = yamlfile.load(read.text)
     diags = [Diagnostic(rel, p.line, p.col, p.code, "error", p.message) for p in doc.problems]

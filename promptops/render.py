@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from promptops import files, printable
 from promptops.errors import RenderError
-from promptops.model import Diagnostic, Project, PromptSpec, ReadScope, RenderedPrompt
+from promptops.model import Diagnostic, PromptSpec, ReadScope, RenderedPrompt
 from promptops.sandbox import MAX_RENDERED_CHARS, BoundedSandbox, RenderTimeout, bounded, deadline
 from promptops.template_check import Partials, Template, TemplateChecker
 from promptops.usercode import describe, one_line
@@ -174,11 +174,6 @@ def _check_render(
                 )
                 return [Diagnostic(spec.path, line, col, "literal-braces", "error", message)], None
     return [], rendered
-
-
-def rendered_in(project: Project, spec: PromptSpec) -> RenderedPrompt:
-    """Return a prompt as validation already rendered it, rendering it only if validation did not."""
-    return project.rendered.get(spec.name) or render(spec, project.prompts_root, project.root, scope=project.scope)
 
 
 def render(

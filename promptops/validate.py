@@ -10,11 +10,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptops import files, parallel, portability, printable, render, sensitive
+from promptops import files, parallel, portability, printable, sensitive
 from promptops.experiment_check import dataset_coverage, experiment_problems
 from promptops.model import Diagnostic, Project, PromptFacts, PromptSpec, RenderedPrompt
 
 if TYPE_CHECKING:
+    from promptops import render
     from promptops.validation_cache import ValidationCache
 
 # Langfuse's own rules (REFERENCE §2.2, §2.3).
@@ -82,6 +83,8 @@ def _check_prompt(
     """Return what depends on a prompt's own files (and the partials it includes) only: its name, labels and
     templates, and whether what it renders compiles alike in every SDK; the rendering, when all is well; and
     the include names its checks looked up (what the answer depends on)."""
+    from promptops import render  # Jinja: imported only when a prompt is checked, not when the cache answers all
+
     diags, included = [*name_problems(spec), *label_problems(spec)], set[str]()
     problems, result = render.check_prompt(
         spec, project.prompts_root, project.root, scope=project.scope, partials=partials, included=included

@@ -222,7 +222,7 @@ def test_an_unchanged_config_is_not_checked_again_and_a_changed_one_is(
         api.load_settings(root, registry="local")
 
 
-def test_a_warm_experiment_imports_neither_jsonschema_nor_gitpython_nor_langfuse(tmp_path: Path) -> None:
+def test_a_warm_experiment_imports_no_schema_checker_git_library_langfuse_jinja_or_yaml(tmp_path: Path) -> None:
     # What a warm local run does not need, it does not import: each costs more than a 200-item run's bookkeeping.
     import subprocess
     import sys
@@ -230,17 +230,21 @@ def test_a_warm_experiment_imports_neither_jsonschema_nor_gitpython_nor_langfuse
     from tests.helpers import git_init
 
     root = make_project(tmp_path / "repo", examples=True)
+    (root / "promptops.yaml").unlink()  # a promptops.yaml is read with the YAML parser on every command
+    (root / "pyproject.toml").write_text('[tool.promptops]\nprompts_dir = "prompts"\n', "utf-8")
     git_init(root)
     code = (
         "import sys; from promptops.cli import main\n"
         "sys.argv = ['promptops', '--registry', 'local', 'experiment', 'capital-cities']\n"
         "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'jsonschema', 'jsonschema_rs', 'git', 'langfuse'}))\n"
+        "loaded = set(sys.modules) | {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(loaded & {'jsonschema', 'jsonschema_rs', 'git', 'langfuse', 'jinja2', 'yaml', "
+        "'promptops.runview', 'promptops.promote'}))\n"
     )
     runs = [subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True) for _ in "12"]
     assert [run.returncode for run in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     # The first run validates the files: jsonschema-rs accepts them, so jsonschema (for messages) is not needed.
-    assert runs[0].stdout.splitlines()[-1] == "['jsonschema_rs']"
+    assert runs[0].stdout.splitlines()[-1] == "['jinja2', 'jsonschema_rs', 'yaml']"
     assert runs[1].stdout.splitlines()[-1] == "[]"
 
 

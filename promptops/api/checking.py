@@ -101,11 +101,10 @@ def _readable_registry(settings: Settings, project: Project) -> tuple[Registry |
     if name == "local" and not (settings.root / settings.config.registry_path).is_file():
         return None, {}, "no registry: no credentials and no local registry file"  # opening would create it
     from promptops.api.planning import plans_for
-    from promptops.render import rendered_in
 
     reg = registry_for(settings)
     try:
-        plans = plans_for(project, [rendered_in(project, spec) for spec in project.prompts], reg)
+        plans = plans_for(project, [project.rendered_prompt(spec) for spec in project.prompts], reg)
         return reg, {p.name: p for p in plans}, ""
     except RegistryAuthError:
         reg.close()

@@ -46,8 +46,7 @@ def experiment(
     `responses` (record, replay, auto, off) overrides the config's mode for recorded model responses. `shards`:
     run one shard of it into a results file (resuming from it), or take the result of joined shards.
     """
-    from promptops import promote, sharded
-    from promptops import render as rendering
+    from promptops import sharded
     from promptops.errors import ExperimentError
     from promptops.experiments import recorded, runner_for, session_for, tracer_for
     from promptops.gitinfo import head_commit
@@ -66,6 +65,8 @@ def experiment(
     assert dataset is not None  # validation guarantees it
     with opened_registry(settings, registry) as reg:
         if version is not None or label is not None:
+            from promptops import promote
+
             stored = reg.get_version(name, version=version, label=label)
             subject = Subject(
                 promote.rendered_from_version(stored, spec.path),
@@ -73,7 +74,7 @@ def experiment(
                 f"version {stored.version}" + (f" ({label})" if label else ""),
             )
         else:
-            rendered = rendering.rendered_in(project, spec)
+            rendered = project.rendered_prompt(spec)
             same = reg.find_content(name, rendered.content_hash)  # the working tree may be a stored version
             where = f"working tree (= version {same.version})" if same else "working tree"
             subject = Subject(rendered, same.version if same else None, where)

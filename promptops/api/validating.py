@@ -137,7 +137,6 @@ def render(settings: Settings, name: str, values: Mapping[str, str] | None = Non
     prompt does not declare raises BadVariable; a declared variable left out is a warning, since the
     official SDKs compile it differently.
     """
-    from promptops import render as rendering
     from promptops.compile import compile_prompt
 
     project = valid_project(settings, only=name)
@@ -145,7 +144,7 @@ def render(settings: Settings, name: str, values: Mapping[str, str] | None = Non
     if spec is None:
         known = ", ".join(p.name for p in project.prompts) or "none"
         raise PromptNotFound(f"no prompt named {name!r} in {settings.config.prompts_dir}/ (prompts: {known})")
-    rendered = rendering.rendered_in(project, spec)
+    rendered = project.rendered_prompt(spec)
     if not values:
         return RenderResult(rendered, None)
     filled, warnings = _compile_values(spec, values)
@@ -197,8 +196,6 @@ def _compile_values(spec: PromptSpec, values: Mapping[str, str]) -> tuple[dict[s
 
 def rendered_prompts(project: Project, names: Sequence[str]) -> list[RenderedPrompt]:
     """Return the rendered prompts of `names` (all when empty); an unknown name lists the known ones."""
-    from promptops import render as rendering
-
     specs = list(project.prompts)
     if names:
         unknown = sorted(set(names) - {p.name for p in specs})
@@ -206,4 +203,4 @@ def rendered_prompts(project: Project, names: Sequence[str]) -> list[RenderedPro
             known = ", ".join(p.name for p in specs) or "none"
             raise PromptNotFound(f"no prompt named {', '.join(map(repr, unknown))} in the project (prompts: {known})")
         specs = [p for p in specs if p.name in names]
-    return [rendering.rendered_in(project, spec) for spec in specs]
+    return [project.rendered_prompt(spec) for spec in specs]

@@ -79,6 +79,13 @@ def echo_result(result: Any, redact_patterns: Sequence[str], worst: int = 5) -> 
         click.echo("\nno item failed or scored false")
 
 
+def _report_view(outcome: Any) -> Any:
+    """Return the run's view for the HTML and JUnit reports (imported only when one is written)."""
+    from promptops import runview
+
+    return runview.from_experiment(outcome)
+
+
 def all_failed(result: Any) -> bool:
     """Return whether the run has items and every one of them failed (nothing was measured)."""
     return bool(result.items) and len(result.failed_items) == len(result.items)
@@ -143,7 +150,7 @@ def experiment(
     With --shard I/N it runs one shard of the pairs into a results file; --from takes the joined
     shards' result without running anything (docs/sharding.md).
     """
-    from promptops import api, runview
+    from promptops import api
 
     if sum([version is not None, label is not None, working_tree]) > 1:
         raise click.UsageError("give at most one of --version, --label and --working-tree")
@@ -170,7 +177,7 @@ def experiment(
             ctx.exit(0)
         for line in summary_lines(outcome.shards, f"experiment {name}"):
             click.echo(line, err=True)
-    write_reports(lambda: runview.from_experiment(outcome), html_path, junit_path, s.config.redact_patterns)
+    write_reports(lambda: _report_view(outcome), html_path, junit_path, s.config.redact_patterns)
     if as_json:
         echo_json(result_json(result), redact_patterns=s.config.redact_patterns)
     else:
