@@ -143,3 +143,52 @@ def test_a_file_from_a_newer_promptops_is_refused(tmp_path: Path) -> None:
         db.execute("UPDATE schema_version SET version = 99")
     with pytest.raises(ExperimentError, match="schema version 99 is newer than this promptops knows"):
         LocalTracer(path)
+
+
+RUN_UNTIL_KILLED = """
+import sys
+from pathlib import Path
+from promptops.model import DatasetItem, DatasetSpec, EvaluatorSpec, ExperimentSpec, RenderedPrompt
+from promptops.runner import run
+from promptops.tracing import LocalTracer, Subject
+
+rendered = RenderedPrompt("capitals", "text", "Capital of {{country}}?", {}, (), (), "sha256:c", "prompts/c.yaml")
+items = tuple(DatasetItem(f"item-{i}", {"country": "France"}, "Paris") for i in range(200))
+spec = ExperimentSpec(
+    "capitals", evaluators=(EvaluatorSpec("exact_match", "exact_match"),), concurrency=1,
+    model_options={"latency_ms": 100},
+)
+data = DatasetSpec("capitals", "c.yaml", items=items)
+run(Subject(rendered, 1, "v1"), data, spec, tracer=LocalTracer(Path(sys.argv[1])))
+"""
+
+
+def test_a_killed_run_keeps_the_items_it_finished_with_their_spans_and_scores(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "runs.db"
+    child = subprocess.Popen([sys.executable, "-c", RUN_UNTIL_KILLED, str(path)], env={**os.environ})
+    seen: list[Any] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(seen) < 3 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+            if path.exists():
+                with sqlite3.connect(path, timeout=5) as db:
+                    seen = db.execute("SELECT item_id FROM items").fetchall()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert len(seen) >= 3, "the finished items were not written while the run went on"
+    tracer = LocalTracer(path)
+    (record,) = tracer.runs()
+    assert (record.finished_at, record.planned) == (None, 200)  # killed: the run's end was never written
+    items = tracer.items(record.id)
+    assert len(items) >= len(seen) and len(items) < 200
+    for item in items:  # each item came with its spans and score, in one transaction
+        assert [s.name for s in tracer.spans(item.trace_id or "")] == ["experiment-item", "prompt-managed-call"]
+        assert [s.name for s in tracer.scores(trace_id=item.trace_id)] == ["exact_match"]

@@ -1,13 +1,16 @@
 """LocalTracer: runs, items, spans and scores in a SQLite file (default .promptops/runs.db).
 
 The schema is ours (not Langfuse's) and versioned (tracing/local_store.py, with the records the readers
-return). Each item is written in one
-transaction when it finishes, so a killed run keeps every item it completed; WAL lets readers (another
-`promptops` process) look while a run writes.
+return). An item is written, with its spans and scores, in the turn of the event loop in which it finishes:
+the items that finish in one turn share one transaction, committed before the loop waits for anything again.
+So a killed run keeps every item it completed (but those finishing at that very instant), while a run of many
+fast items does not pay a commit for each. WAL lets readers (another `promptops` process) look while a run
+writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import sqlite3
@@ -124,18 +127,14 @@ class _LocalItemTrace:
         self.scores.append((self.run.run_id, self.trace_id, self.root_id, name, number, text, data_type, comment))
 
     def finish(self, result: ItemResult) -> None:
-        """Write the item, its root span, its spans and scores in one transaction."""
+        """Write the item, its root span, its spans and scores (LocalTracer.write: in this turn of the loop)."""
         attributes = {"item_id": self.item.id, "repeat": self.repeat, **dict(self.item.metadata)}
         root = (
             self.root_id, self.trace_id, None, self.run.run_id, ROOT_SPAN, "span", _json(dict(self.item.input)),
             _json(result.output), _json(attributes), "ERROR" if result.failed else "DEFAULT", result.error,
             self.started_at, _now(),
         )  # fmt: skip
-        mask = secret_value_masker()
-        with self.tracer.transaction() as db:
-            db.execute(_UPSERT_ITEM, _masked(_item_row(self.run.run_id, None, result), mask))
-            db.executemany(_INSERT_SPAN, [_masked(row, mask) for row in (root, *self.spans)])
-            db.executemany(_INSERT_SCORE, [_masked(row, mask) for row in self.scores])
+        self.tracer.write(_item_row(self.run.run_id, None, result), [root, *self.spans], self.scores)
 
 
 _UPSERT_ITEM = """INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -168,6 +167,7 @@ class LocalTracer:
         # One connection, used from the event loop thread and (in tests, readers) others: a lock serialises it.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._lock = threading.RLock()
+        self._pending: list[tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]] = []
         enable_wal(self._db, 30)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -186,9 +186,40 @@ class LocalTracer:
                 raise
             self._db.execute("COMMIT")
 
+    def write(self, item: tuple[Any, ...], spans: list[tuple[Any, ...]], scores: list[tuple[Any, ...]]) -> None:
+        """Write a finished item's rows at the end of this turn of the event loop (at once outside a loop)."""
+        with self._lock:
+            self._pending.append((item, spans, scores))
+            if len(self._pending) > 1:
+                return  # the write of this turn is asked for already
+        try:
+            asyncio.get_running_loop().call_soon(self._write_pending, True)
+        except RuntimeError:  # no event loop running in this thread
+            self._write_pending()
+
+    def _write_pending(self, in_loop: bool = False) -> None:
+        """Write the finished items not written yet, in one transaction, masked."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            mask = secret_value_masker()
+            try:
+                with self.transaction() as db:
+                    db.executemany(_UPSERT_ITEM, [_masked(item, mask) for item, _, _ in pending])
+                    db.executemany(_INSERT_SPAN, [_masked(row, mask) for _, spans, _ in pending for row in spans])
+                    db.executemany(_INSERT_SCORE, [_masked(row, mask) for _, _, scores in pending for row in scores])
+            except Exception:
+                self._pending[:0] = pending  # kept for the next write, which raises where the run can report it
+                if not in_loop:
+                    raise
+
     def close(self) -> None:
-        """Close the database file."""
-        self._db.close()
+        """Write what is pending, then close the database file."""
+        try:
+            self._write_pending()
+        finally:
+            self._db.close()
 
     def start_run(self, run: RunInfo) -> None:
         """Insert the run's row; a run started before under this id (a shard, a resume) keeps its row."""
@@ -215,6 +246,7 @@ class LocalTracer:
     def finish_run(self, run: RunInfo, result: ExperimentResult) -> None:
         """Record how the run ended, its metrics, and every planned item (unrun ones too) in plan order."""
         metrics = {name: summary.to_dict() for name, summary in result.metrics.items()}
+        self._write_pending()
         with self.transaction() as db:
             db.executemany(_UPSERT_ITEM, [_item_row(run.run_id, i, r) for i, r in enumerate(result.items)])
             db.execute(
@@ -224,12 +256,14 @@ class LocalTracer:
             )
 
     def flush(self) -> None:
-        """Nothing to do: every item was committed when it finished."""
+        """Write the finished items not written yet (every run's end has written them already)."""
+        self._write_pending()
 
     # -- readers ---------------------------------------------------------------------------------
 
     def _select(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
+            self._write_pending()  # what this process finished, it reads
             cursor = self._db.execute(sql, args)
             cursor.row_factory = sqlite3.Row
             return cursor.fetchall()
