@@ -6,10 +6,13 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptops.errors import ConfigError, ProjectNotFound
 from promptops.model import Budget, GatePolicy, Guardrail, ModelPrice, ProjectConfig, ResponsesConfig, TracingConfig
+
+if TYPE_CHECKING:
+    from promptops.cachefile import SignedJson
 
 CONFIG_FILES = ("promptops.yaml", "pyproject.toml")
 
@@ -82,24 +85,31 @@ def _schema_problems(root: Path, raw: Mapping[str, Any]) -> list[str]:
     import hashlib
     import json
 
-    from promptops.cachefile import SignedJson
     from promptops.validation_cache import package_fingerprint
 
     text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
     key = hashlib.sha256(f"{package_fingerprint()}\0{text}".encode()).hexdigest()
-    store = SignedJson(root / ".promptops" / "cache" / "config.json", "config-check")
+    store = _config_cache(root)
     remembered = store.load()
     problems = remembered.get("problems")
     if remembered.get("key") == key and isinstance(problems, list) and all(isinstance(p, str) for p in problems):
         return problems
     problems = _check_schema(raw)
-    store.save({"key": key, "problems": problems})
+    store.save({**remembered, "key": key, "problems": problems})
     return problems
 
 
+def _config_cache(root: Path) -> SignedJson:
+    """Return the checkout's memory of its last configuration: its schema check, and promptops.yaml parsed."""
+    from promptops.cachefile import SignedJson
+
+    return SignedJson(root / ".promptops" / "cache" / "config.json", "config-check")
+
+
 def load_config(root: Path, *, cache: bool = False) -> ProjectConfig:
-    """Read and validate the project configuration of `root` (with `cache`, an unchanged one is not re-checked)."""
-    raw, source = _read_raw(root)
+    """Read and validate the project configuration of `root` (with `cache`, an unchanged one is neither parsed
+    nor checked again)."""
+    raw, source = _read_raw(root, cache)
     problems = _schema_problems(root, raw) if cache else _check_schema(raw)
     if problems:
         lines = "\n".join(f"  {source}: {message}" for message in problems)
@@ -165,20 +175,48 @@ def _check_inside(raw: Mapping[str, Any], key: str, source: str, *, dot_folders:
         )
 
 
-def _read_raw(root: Path) -> tuple[dict[str, Any], str]:
+def _read_raw(root: Path, cache: bool = False) -> tuple[dict[str, Any], str]:
     yaml_path = root / "promptops.yaml"
     if yaml_path.is_file():
-        from promptops import yamlfile
-
-        doc = yamlfile.load(yaml_path.read_text("utf-8"))
-        if doc.problems:
-            p = doc.problems[0]
-            raise ConfigError(f"promptops.yaml:{p.line}:{p.col}: {p.message}")
-        data = doc.data if doc.data is not None else {}
-        if not isinstance(data, dict):
-            raise ConfigError("promptops.yaml: the top level must be a mapping of settings")
-        return data, "promptops.yaml"
+        text = yaml_path.read_text("utf-8")
+        return (_parsed_yaml_config(root, text) if cache else _yaml_config(text)), "promptops.yaml"
     return dict(_toml_tool_table(root / "pyproject.toml").get("promptops", {})), "pyproject.toml"
+
+
+def _yaml_config(text: str) -> dict[str, Any]:
+    from promptops import yamlfile
+
+    doc = yamlfile.load(text)
+    if doc.problems:
+        p = doc.problems[0]
+        raise ConfigError(f"promptops.yaml:{p.line}:{p.col}: {p.message}")
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError("promptops.yaml: the top level must be a mapping of settings")
+    return data
+
+
+def _parsed_yaml_config(root: Path, text: str) -> dict[str, Any]:
+    """Return promptops.yaml's settings, remembered for the last text seen in this checkout (this machine's
+    signed cache): importing the YAML parser costs more than a warm command's own reading of its files."""
+    import hashlib
+    import json
+
+    from promptops.validation_cache import package_fingerprint
+
+    key = hashlib.sha256(f"{package_fingerprint()}\0{text}".encode()).hexdigest()
+    store = _config_cache(root)
+    remembered = store.load()
+    if remembered.get("yaml_key") == key and isinstance(remembered.get("yaml"), dict):
+        return dict(remembered["yaml"])
+    data = _yaml_config(text)
+    try:
+        same = json.loads(json.dumps(data)) == data  # only what JSON gives back unchanged (no dates, no int keys)
+    except (TypeError, ValueError):
+        same = False
+    if same:
+        store.save({**remembered, "yaml_key": key, "yaml": data})
+    return data
 
 
 def gate_policy(raw: Mapping[str, Any], base: GatePolicy | None = None) -> GatePolicy:

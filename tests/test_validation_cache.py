@@ -222,6 +222,38 @@ def test_an_unchanged_config_is_not_checked_again_and_a_changed_one_is(
         api.load_settings(root, registry="local")
 
 
+def test_an_unchanged_promptops_yaml_is_not_parsed_again_and_a_changed_or_forged_one_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops.errors import ConfigError
+
+    root = make_project(tmp_path / "repo", examples=True)
+    write_files(root, {"promptops.yaml": "prompts_dir: prompts\ndefault_model: mock-llm-v1\n"})
+    assert api.load_settings(root, registry="local").config.default_model == "mock-llm-v1"
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed although nothing changed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("promptops.yamlfile.load", refuse)
+        assert api.load_settings(root, registry="local").config.default_model == "mock-llm-v1"
+        with pytest.raises(AssertionError, match="parsed although"):
+            api.load_settings(root, registry="local", cache=False)  # --no-cache reads afresh
+    write_files(root, {"promptops.yaml": "prompts_dir: prompts\ndefault_model: gpt-4o-mini\n"})
+    assert api.load_settings(root, registry="local").config.default_model == "gpt-4o-mini"
+    cache = root / ".promptops" / "cache" / "config.json"
+    wrapper = json.loads(cache.read_text("utf-8"))
+    body = json.loads(wrapper["body"])
+    assert body["yaml"] == {"prompts_dir": "prompts", "default_model": "gpt-4o-mini"} and body["problems"] == []
+    wrapper["body"] = json.dumps({**body, "yaml": {**body["yaml"], "prompts_dir": "elsewhere"}})  # unsigned
+    cache.write_text(json.dumps(wrapper), "utf-8")
+    assert api.load_settings(root, registry="local").config.prompts_dir == "prompts"
+    write_files(root, {"promptops.yaml": "prompts_dir: prompts\nwhen: 2026-12-02\n"})  # a date: JSON would change it
+    with pytest.raises(ConfigError, match="when"):
+        api.load_settings(root, registry="local")
+    assert json.loads(json.loads(cache.read_text("utf-8"))["body"])["yaml"]["default_model"] == "gpt-4o-mini"
+
+
 def test_a_warm_experiment_imports_no_schema_checker_git_library_langfuse_jinja_or_yaml(tmp_path: Path) -> None:
     # What a warm local run does not need, it does not import: each costs more than a 200-item run's bookkeeping.
     import subprocess
@@ -230,8 +262,6 @@ def test_a_warm_experiment_imports_no_schema_checker_git_library_langfuse_jinja_
     from tests.helpers import git_init
 
     root = make_project(tmp_path / "repo", examples=True)
-    (root / "promptops.yaml").unlink()  # a promptops.yaml is read with the YAML parser on every command
-    (root / "pyproject.toml").write_text('[tool.promptops]\nprompts_dir = "prompts"\n', "utf-8")
     git_init(root)
     code = (
         "import sys; from promptops.cli import main\n"
