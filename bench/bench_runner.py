@@ -6,7 +6,8 @@ LangfuseTracer (its worker process replaying through the SDK) sending to the tes
 in a child, and with LocalTracer (SQLite); the Langfuse rows again with the SDK's 512-span batches (promptops
 sends 64). Memory runs 100,000 items (latency 0, concurrency 32, NullTracer) in a child process so its peak RSS
 is its own.
-`--flush-floor` times only the SDK's own final flush: a bare client that made a run's spans and then sat idle.
+`--flush-floor` times only the SDK's own final flush: a bare client that made a run's spans and then sat idle,
+and one that makes a last wave's items (32) and flushes at once.
 """
 
 from __future__ import annotations
@@ -213,6 +214,46 @@ def flush_floor(items: int, flush_at: int | None, tries: int = 5) -> dict[str, A
     }
 
 
+def last_wave_floor(items: int = 32, tries: int = 9) -> dict[str, Any]:
+    """Time the bare SDK (promptops' 64-span batches) making one wave's items, a span, a generation and two
+    scores each, and flushing at once: what any tracer must still do after a run's last item ends."""
+    import statistics
+
+    from langfuse import Langfuse
+
+    serve = [sys.executable, __file__, "--serve-double"]
+    with subprocess.Popen(serve, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None and child.stdin is not None
+        keys = json.loads(child.stdout.readline())
+        client = Langfuse(**keys, flush_at=64)
+
+        def wave() -> None:
+            for i in range(items):
+                with client.start_as_current_observation(name="item", as_type="span", input={"n": i}) as root:
+                    with client.start_as_current_observation(name="llm", as_type="generation") as generation:
+                        generation.update(output="Paris", usage_details={"input": 10, "output": 1})
+                    root.update(output="Paris", metadata={"item_id": f"item-{i}"})
+                    root.score(name="exact_match", value=1.0, data_type="BOOLEAN")
+                    root.score(name="length", value=5.0, data_type="NUMERIC")
+
+        wave()
+        client.flush()
+        timings = []
+        for _ in range(tries):
+            time.sleep(0.3)
+            started = time.perf_counter()
+            wave()
+            client.flush()
+            timings.append(time.perf_counter() - started)
+        client.shutdown()
+        child.stdin.close()
+    return {
+        "last_wave_floor": {"items": items, "spans": 2 * items, "scores": 2 * items, "flush_at": 64},
+        "seconds_median": round(statistics.median(timings), 4),
+        "seconds_min": round(min(timings), 4),
+    }
+
+
 def machine() -> dict[str, str]:
     """Describe where the figures came from."""
     model = next(
@@ -235,7 +276,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer items, for a smoke run")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-double", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--flush-floor", action="store_true", help="time only the bare SDK's final flush")
+    parser.add_argument("--flush-floor", action="store_true", help="time only the bare SDK's final flush and last wave")
     args = parser.parse_args()
     if args.serve_double:
         return serve_double()
@@ -243,6 +284,7 @@ def main() -> None:
         print(json.dumps({"machine": machine()}))
         for flush_at in (None, 64):
             print(json.dumps(flush_floor(224, flush_at)), flush=True)
+        print(json.dumps(last_wave_floor()), flush=True)
         return
     if args.memory_child:
         print(json.dumps(memory(args.memory_child)))
