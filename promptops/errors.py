@@ -11,6 +11,7 @@ EXIT_USAGE = 64  # bad command line (sysexits EX_USAGE): never 2, which `diff` u
 EXIT_PENDING = 2  # `diff` only: changes pending, like `terraform plan -detailed-exitcode`
 EXIT_INTERNAL = 3  # a bug in promptops: short message, details in a crash log
 EXIT_INTERRUPTED = 130
+EXIT_OUTPUT_CLOSED = 141  # the reader of stdout went away (`| head`): 128 + SIGPIPE, as git and the shell say
 
 
 class PromptopsError(Exception):

@@ -292,6 +292,31 @@ def test_a_bug_is_exit_3_with_a_crash_log_and_no_traceback(
     assert "Traceback (most recent call last)" in text and "sk-lf-0123456789abcdef" not in text
 
 
+@pytest.mark.parametrize(
+    "args", [("render", "capital-cities"), ("--registry", "local", "experiment", "capital-cities")]
+)
+def test_output_closed_early_is_exit_141_quietly(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # `promptops ... | head`: Click turns the broken pipe into exit 1 itself, which must not read as a crash, and
+    # not as success either (a failed gate piped through head under pipefail must still fail).
+    import os
+
+    root = make_project(tmp_path / "p", examples=True)
+    env = {**os.environ, "PROMPTOPS_HOME": str(tmp_path / "home")}
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "promptops", "--project", str(root), *args],
+            stdout=write, stderr=subprocess.PIPE, text=True, env=env, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr.replace("registry: local registry at .promptops/registry.db\n", "")) == (
+        141, "",
+    )  # fmt: skip
+    assert not (tmp_path / "home" / "promptops-crash.log").exists()
+
+
 def test_user_facing_text_never_speaks_of_a_seed_document(capsys: pytest.CaptureFixture[str]) -> None:
     # "the seed" was the project's founding text, which users do not have; `seed` is the experiment's seed.
     texts = {path.name: path.read_text("utf-8") for path in [REPO_ROOT / "README.md", *REPO_ROOT.glob("docs/*.md")]}

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from promptops import __version__
-from promptops.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PromptopsError
+from promptops.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT_CLOSED, EXIT_USAGE, PromptopsError
 
 # name -> module under promptops.cli; imported only when the command runs or its help is shown.
 COMMANDS = {
@@ -43,7 +43,7 @@ EPILOG = """\b
 Global options (--project, --registry) may also follow the command.
 Exit codes: 0 ok, 1 problems found (invalid prompts, failed gate, registry refused),
 2 changes pending (`diff` only), 3 internal error (details in a crash log),
-64 usage error (a bad command line), 130 interrupted."""
+64 usage error (a bad command line), 130 interrupted, 141 output closed early (`| head`)."""
 
 PROJECT_HELP = "Project folder (default: the nearest folder above the current one with a promptops config)."
 REGISTRY_HELP = "Registry to use; auto = Langfuse when LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are set, else local."
@@ -52,8 +52,18 @@ REGISTRY_CHOICE = click.Choice(["auto", "local", "langfuse"])
 PROJECT_TYPE = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
+class OutputClosed(Exception):
+    """Standard output's reader went away (a BrokenPipeError, which Click would turn into exit code 1)."""
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on demand, so `promptops --help` stays fast."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise OutputClosed from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -176,8 +186,11 @@ def _main(argv: list[str] | None) -> None:
         _fail(state, None, EXIT_USAGE if usage else exc.exit_code or 1, "UsageError" if usage else "Error", exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(0)
+    except (BrokenPipeError, OutputClosed):
+        # Nothing more can be said on stdout; what is still buffered goes nowhere rather than into a traceback
+        # at exit. Not 0: a `check | head` under pipefail must not read as a passing gate.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        sys.exit(EXIT_OUTPUT_CLOSED)
     except (Exception, SystemExit, GeneratorExit) as exc:  # the last resort: a bug, never a traceback on screen
         # SystemExit too: Click returns exit codes here instead of raising, so one reaching this point was raised
         # by code promptops called (a custom evaluator's sys.exit(0) must never become a passing gate).
