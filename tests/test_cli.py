@@ -317,6 +317,22 @@ def test_output_closed_early_is_exit_141_quietly(tmp_path: Path, args: tuple[str
     assert not (tmp_path / "home" / "promptops-crash.log").exists()
 
 
+def test_a_broken_pipe_that_is_not_the_output_is_a_bug(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops import api
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")  # e.g. a child process's pipe, while stdout is fine
+
+    make_project(tmp_path / "p", examples=True)
+    monkeypatch.setenv("PROMPTOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(api, "validate", broken)
+    result = run_cli(capsys, "--project", str(tmp_path / "p"), "validate")
+    assert result.code == 3 and result.err.startswith("internal error: BrokenPipeError: [Errno 32] Broken pipe")
+    assert "BrokenPipeError" in (tmp_path / "home" / "promptops-crash.log").read_text()
+
+
 def test_user_facing_text_never_speaks_of_a_seed_document(capsys: pytest.CaptureFixture[str]) -> None:
     # "the seed" was the project's founding text, which users do not have; `seed` is the experiment's seed.
     texts = {path.name: path.read_text("utf-8") for path in [REPO_ROOT / "README.md", *REPO_ROOT.glob("docs/*.md")]}

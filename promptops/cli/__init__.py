@@ -56,6 +56,24 @@ class OutputClosed(Exception):
     """Standard output's reader went away (a BrokenPipeError, which Click would turn into exit code 1)."""
 
 
+class _PipeBug(Exception):
+    """Carries a BrokenPipeError from elsewhere than the output past Click, which would swallow it."""
+
+
+def _output_gone() -> bool:
+    """Tell whether the reader of stdout or stderr has gone (a broken pipe elsewhere is a bug, not this)."""
+    import select
+
+    try:
+        poller = select.poll()
+        for stream in (sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                poller.register(stream.fileno(), select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no such descriptor, or no poll() on this platform
+        return False
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on demand, so `promptops --help` stays fast."""
 
@@ -63,7 +81,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BrokenPipeError as exc:
-            raise OutputClosed from exc
+            raise (OutputClosed() if _output_gone() else _PipeBug()) from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -186,16 +204,17 @@ def _main(argv: list[str] | None) -> None:
         _fail(state, None, EXIT_USAGE if usage else exc.exit_code or 1, "UsageError" if usage else "Error", exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except (BrokenPipeError, OutputClosed):
+    except OutputClosed:
         # Nothing more can be said on stdout; what is still buffered goes nowhere rather than into a traceback
         # at exit. Not 0: a `check | head` under pipefail must not read as a passing gate.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)
         sys.exit(EXIT_OUTPUT_CLOSED)
-    except (Exception, SystemExit, GeneratorExit) as exc:  # the last resort: a bug, never a traceback on screen
+    except (Exception, SystemExit, GeneratorExit) as caught:  # the last resort: a bug, never a traceback on screen
         # SystemExit too: Click returns exit codes here instead of raising, so one reaching this point was raised
         # by code promptops called (a custom evaluator's sys.exit(0) must never become a passing gate).
-        log = _crash_log(exc)
-        message = f"internal error: {type(exc).__name__}: {_safe(str(exc))} (details in {log})"
+        bug = caught.__cause__ if isinstance(caught, _PipeBug) and caught.__cause__ is not None else caught
+        log = _crash_log(bug)
+        message = f"internal error: {type(bug).__name__}: {_safe(str(bug))} (details in {log})"
         _fail(state, message, EXIT_INTERNAL, "InternalError")
     sys.exit(code if isinstance(code, int) else 0)
 
