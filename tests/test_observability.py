@@ -249,6 +249,36 @@ def test_spans_go_out_in_batches_of_64_unless_the_config_or_the_environment_sets
     assert client_options(TracingConfig()) == {}  # the SDK reads the environment's size itself
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "what"),
+    [
+        ("LANGFUSE_FLUSH_AT", "abc", "a whole number of spans from 1 to 2048"),
+        ("LANGFUSE_FLUSH_AT", "", "a whole number of spans from 1 to 2048"),
+        ("LANGFUSE_FLUSH_AT", "4096", "a whole number of spans from 1 to 2048"),
+        ("LANGFUSE_FLUSH_INTERVAL", "0", "a number of seconds above 0"),
+        ("LANGFUSE_SAMPLE_RATE", "1.5", "a share of traces from 0 to 1"),
+    ],
+)
+def test_a_tracing_variable_the_sdk_cannot_use_is_named_and_nothing_is_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], langfuse_double: LangfuseDouble,
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, what: str,
+) -> None:  # fmt: skip
+    for key, setting in langfuse_double.env.items():
+        monkeypatch.setenv(key, setting)
+    monkeypatch.setenv(variable, value)
+    root = make_project(tmp_path / "repo", examples=True)
+    git_init(root)
+    monkeypatch.chdir(root)
+    result = run_cli(capsys, "diff")
+    setting = variable.removeprefix("LANGFUSE_").lower()  # flush_at, flush_interval, sample_rate
+    assert (result.code, result.err) == (
+        1, f"error: {variable}={value!r} is not {what}: correct or unset it (or set tracing.{setting} in the config)\n"
+    )  # fmt: skip
+    assert langfuse_double.requests() == []
+    (root / "promptops.yaml").write_text(f"prompts_dir: prompts\ntracing:\n  {setting}: 1\n")  # the config wins
+    assert run_cli(capsys, "diff").code == 2  # changes pending: both prompts are new to the registry
+
+
 def test_the_tracing_settings_are_read_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_project(tmp_path / "ok")
     (root / "promptops.yaml").write_text("tracing:\n  sample_rate: 0.25\n  flush_at: 100\n  flush_interval: 2.5\n")

@@ -61,9 +61,37 @@ def make_mask(redact_patterns: Sequence[str] = ()) -> Mask:
     return mask
 
 
+# What the SDK reads from the environment for a setting the config leaves unset, and would fail on at start-up
+# with a bare ValueError: (variable, config field, type, valid, what it must be).
+_ENVIRONMENT: tuple[tuple[str, str, type, Callable[[Any], bool], str], ...] = (
+    ("LANGFUSE_FLUSH_AT", "flush_at", int, lambda v: 1 <= v <= 2048, "a whole number of spans from 1 to 2048"),
+    ("LANGFUSE_FLUSH_INTERVAL", "flush_interval", float, lambda v: v > 0, "a number of seconds above 0"),
+    ("LANGFUSE_SAMPLE_RATE", "sample_rate", float, lambda v: 0 <= v <= 1, "a share of traces from 0 to 1"),
+)
+
+
+def _check_environment(tracing: TracingConfig) -> None:
+    """Refuse, naming it, a batching or sampling variable the SDK would read and could not use."""
+    from promptops.errors import ConfigError
+
+    for variable, setting, kind, valid, what in _ENVIRONMENT:
+        raw = os.environ.get(variable)
+        if raw is None or getattr(tracing, setting) is not None:
+            continue  # unset, or the config's tracing.<setting> wins
+        try:
+            usable = valid(kind(raw))
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ConfigError(
+                f"{variable}={raw!r} is not {what}: correct or unset it (or set tracing.{setting} in the config)"
+            )
+
+
 def client_options(tracing: TracingConfig) -> dict[str, Any]:
     """Return the `Langfuse(...)` arguments for sampling and batching; unset ones keep the SDK's defaults (or the
-    environment's), except the batch size, DEFAULT_FLUSH_AT unless LANGFUSE_FLUSH_AT is set."""
+    environment's, checked), except the batch size, DEFAULT_FLUSH_AT unless LANGFUSE_FLUSH_AT is set."""
+    _check_environment(tracing)
     flush_at = tracing.flush_at
     if flush_at is None and os.environ.get("LANGFUSE_FLUSH_AT") is None:
         flush_at = DEFAULT_FLUSH_AT
