@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 from promptops.errors import ConfigError, ProjectNotFound
 from promptops.model import Budget, GatePolicy, Guardrail, ModelPrice, ProjectConfig, ResponsesConfig, TracingConfig
-
-if TYPE_CHECKING:
-    from promptops.cachefile import SignedJson
 
 CONFIG_FILES = ("promptops.yaml", "pyproject.toml")
 
@@ -82,28 +79,43 @@ def _schema_problems(root: Path, raw: Mapping[str, Any]) -> list[str]:
     Importing jsonschema costs about a tenth of a second, more than a small command's own work; an unchanged
     configuration under an unchanged promptops gives the same answer. The file is this machine's signed cache.
     """
+    import json
+
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    problems = _remembered(
+        root, ("key", "problems"), text, lambda: _check_schema(raw),
+        lambda value: isinstance(value, list) and all(isinstance(p, str) for p in value),
+    )  # fmt: skip
+    return cast(list[str], problems)
+
+
+def _remembered(
+    root: Path, fields: tuple[str, str], text: str, compute: Callable[[], Any], usable: Callable[[Any], bool]
+) -> Any:
+    """Return what `compute` makes of `text`, remembered for the last text seen in this checkout under promptops
+    as it is now: the schema check, and promptops.yaml parsed, each in its (key, value) `fields` of one file,
+    this machine's signed cache. A remembered value is taken when `usable`; a new one is kept only when JSON
+    gives it back unchanged (a date or an integer key in promptops.yaml is parsed every time)."""
     import hashlib
     import json
 
+    from promptops.cachefile import SignedJson
     from promptops.validation_cache import package_fingerprint
 
-    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    key_field, value_field = fields
     key = hashlib.sha256(f"{package_fingerprint()}\0{text}".encode()).hexdigest()
-    store = _config_cache(root)
+    store = SignedJson(root / ".promptops" / "cache" / "config.json", "config-check")
     remembered = store.load()
-    problems = remembered.get("problems")
-    if remembered.get("key") == key and isinstance(problems, list) and all(isinstance(p, str) for p in problems):
-        return problems
-    problems = _check_schema(raw)
-    store.save({**remembered, "key": key, "problems": problems})
-    return problems
-
-
-def _config_cache(root: Path) -> SignedJson:
-    """Return the checkout's memory of its last configuration: its schema check, and promptops.yaml parsed."""
-    from promptops.cachefile import SignedJson
-
-    return SignedJson(root / ".promptops" / "cache" / "config.json", "config-check")
+    if remembered.get(key_field) == key and usable(remembered.get(value_field)):
+        return remembered[value_field]
+    value = compute()
+    try:
+        same = json.loads(json.dumps(value)) == value
+    except (TypeError, ValueError):
+        same = False
+    if same:
+        store.save({**remembered, key_field: key, value_field: value})
+    return value
 
 
 def load_config(root: Path, *, cache: bool = False) -> ProjectConfig:
@@ -197,26 +209,10 @@ def _yaml_config(text: str) -> dict[str, Any]:
 
 
 def _parsed_yaml_config(root: Path, text: str) -> dict[str, Any]:
-    """Return promptops.yaml's settings, remembered for the last text seen in this checkout (this machine's
-    signed cache): importing the YAML parser costs more than a warm command's own reading of its files."""
-    import hashlib
-    import json
-
-    from promptops.validation_cache import package_fingerprint
-
-    key = hashlib.sha256(f"{package_fingerprint()}\0{text}".encode()).hexdigest()
-    store = _config_cache(root)
-    remembered = store.load()
-    if remembered.get("yaml_key") == key and isinstance(remembered.get("yaml"), dict):
-        return dict(remembered["yaml"])
-    data = _yaml_config(text)
-    try:
-        same = json.loads(json.dumps(data)) == data  # only what JSON gives back unchanged (no dates, no int keys)
-    except (TypeError, ValueError):
-        same = False
-    if same:
-        store.save({**remembered, "yaml_key": key, "yaml": data})
-    return data
+    """Return promptops.yaml's settings, remembered for the last text seen in this checkout: importing the YAML
+    parser costs more than a warm command's own reading of its files."""
+    settings = _remembered(root, ("yaml_key", "yaml"), text, lambda: _yaml_config(text), lambda v: isinstance(v, dict))
+    return dict(settings)
 
 
 def gate_policy(raw: Mapping[str, Any], base: GatePolicy | None = None) -> GatePolicy:
