@@ -87,15 +87,21 @@ def tracers(kind: str, flush_at: int | None = None) -> Iterator[Tracer]:
             assert not double.violations, double.violations
     else:
         # The double in its own process: what the SDK costs without the server's work competing for our GIL.
-        serve = [sys.executable, __file__, "--serve-double"]
-        with subprocess.Popen(serve, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
-            assert child.stdout is not None and child.stdin is not None
-            keys = json.loads(child.stdout.readline())
+        with child_double() as keys:
             tracer = langfuse_tracer(keys["public_key"], keys["secret_key"], keys["base_url"], flush_at)
             yield tracer
             tracer.close()
             tracer.client.shutdown()
-            child.stdin.close()
+
+
+@contextmanager
+def child_double() -> Iterator[dict[str, str]]:
+    """Serve a Langfuse double in a child process (serve_double) and yield its keys and address."""
+    serve = [sys.executable, __file__, "--serve-double"]
+    with subprocess.Popen(serve, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None and child.stdin is not None
+        yield json.loads(child.stdout.readline())
+        child.stdin.close()
 
 
 def langfuse_tracer(public_key: str, secret_key: str, base_url: str, flush_at: int | None) -> LangfuseTracer:
@@ -221,10 +227,7 @@ def last_wave_floor(items: int = 32, tries: int = 9) -> dict[str, Any]:
 
     from langfuse import Langfuse
 
-    serve = [sys.executable, __file__, "--serve-double"]
-    with subprocess.Popen(serve, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
-        assert child.stdout is not None and child.stdin is not None
-        keys = json.loads(child.stdout.readline())
+    with child_double() as keys:
         client = Langfuse(**keys, flush_at=64)
 
         def wave() -> None:
@@ -246,7 +249,6 @@ def last_wave_floor(items: int = 32, tries: int = 9) -> dict[str, Any]:
             client.flush()
             timings.append(time.perf_counter() - started)
         client.shutdown()
-        child.stdin.close()
     return {
         "last_wave_floor": {"items": items, "spans": 2 * items, "scores": 2 * items, "flush_at": 64},
         "seconds_median": round(statistics.median(timings), 4),
