@@ -65,9 +65,11 @@ class ValidationCache:
     def __init__(
         self, root: Path, config: ProjectConfig, tree: ProjectResult | None = None, *, answering: bool = False
     ) -> None:
-        """`tree`: the whole-result key made already, whose hashes of every file are taken. `answering`: this is
-        validate itself, which keeps and takes an answer per prompt file (with `tree`)."""
+        """`tree`: the whole-result key, whose hashes of every file are taken (it is made here if it was not yet).
+        `answering`: this is validate itself, which keeps and takes an answer per prompt file (with `tree`)."""
         self.root = root
+        if tree is not None and tree.usable():
+            tree.key()  # what its digests, folders and datasets key below come from (memoized)
         self.store = SignedShards(root / ".promptops" / "cache" / "validate", FORMAT)
         self.new: dict[str, Any] = {}  # what this command used or made, by key: {"value": ..., "deps": {...}}
         self.base = hashlib.sha256(f"{FORMAT}\0{package_fingerprint()}\0{config_text(config)}".encode()).hexdigest()

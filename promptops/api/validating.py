@@ -57,8 +57,6 @@ def checked(
             return known
     # validate itself (`for_answer`) keeps an answer per prompt file, so that it need not load unchanged ones.
     answering = for_answer and only is None and whole is not None and whole.usable()
-    if answering and whole is not None:
-        whole.key()  # (asked already by validate: its hashes of every file and the datasets folder are taken)
     cache = ValidationCache(settings.root, settings.config, whole, answering=answering) if settings.cache else None
     project = load(settings, cache)
     diagnostics, rendered = validate_and_render(project, only, cache)
